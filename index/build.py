@@ -1,0 +1,159 @@
+"""Build the search indexes of one catalogue: FAISS (dense) + BM25 (jieba tokens).
+
+Each build is written to its own folder and becomes current by an atomic
+rename of a pointer file, so a failed or half-done build never replaces the
+index that is serving.
+
+    var/indexes/guangan/CURRENT          → "20261123T080102-3f2a"
+    var/indexes/guangan/builds/<id>/     manifest.json, codes.json, words.txt,
+                                         dense.faiss, bm25/
+
+    >>> manifest = build_index(settings, db, "guangan")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import faiss
+import numpy as np
+
+from store import db as store
+from wenban.config import Settings
+
+from .embedder import Embedder, EmbeddingCache
+from .text import Tokenizer, Vocabulary, item_text, name_words
+
+INDEX_TYPES = ("flat", "hnsw", "ivf")
+KEEP_BUILDS = 2
+
+
+class BuildError(Exception):
+    pass
+
+
+def catalogue_dir(settings: Settings, catalogue: str) -> Path:
+    return settings.index_dir / catalogue
+
+
+def current_build(settings: Settings, catalogue: str) -> Path | None:
+    pointer = catalogue_dir(settings, catalogue) / "CURRENT"
+    if not pointer.exists():
+        return None
+    path = catalogue_dir(settings, catalogue) / "builds" / pointer.read_text().strip()
+    return path if (path / "manifest.json").exists() else None
+
+
+def read_manifest(settings: Settings, catalogue: str) -> dict[str, Any] | None:
+    path = current_build(settings, catalogue)
+    return json.loads((path / "manifest.json").read_text()) if path else None
+
+
+def make_faiss(vectors: np.ndarray, index_type: str) -> faiss.Index:
+    """Inner product on normalized vectors (= cosine). Flat is exact and right
+    for a few thousand items; HNSW or IVF for catalogues in the hundred thousands."""
+    n, dim = vectors.shape
+    if index_type == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = 128
+    elif index_type == "ivf":
+        nlist = max(1, min(int(np.sqrt(n)), n // 39 or 1))  # faiss wants ~39 points per list
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = min(nlist, 16)
+    else:
+        raise BuildError(f"unknown index type {index_type!r}: one of {', '.join(INDEX_TYPES)}")
+    index.add(vectors)
+    return index
+
+
+def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | None = None,
+                log=print, progress: bool = True) -> dict[str, Any]:
+    """Build and switch to a new index for ``catalogue``; returns its manifest."""
+    meta = store.get_catalogue(db, catalogue)
+    if meta is None:
+        raise BuildError(f"no catalogue named {catalogue!r} in {settings.db_path}; import it first")
+    items = store.items(db, catalogue)
+    if not items:
+        raise BuildError(f"catalogue {catalogue!r} has no items")
+    started = time.perf_counter()
+    embedder = embedder or Embedder(settings, log=log)
+    vocab = Vocabulary.load()
+    texts = [item_text(it) for it in items]
+
+    cache = EmbeddingCache(settings.cache_path)
+    try:
+        vectors = embedder.passages(texts, cache=cache, show_progress=progress)
+    finally:
+        cache.close()
+    embedded = embedder.last_embedded
+
+    words = sorted(name_words(items, vocab.words()))
+    tokenizer = Tokenizer(words, cache_dir=settings.home / "cache")
+    corpus_tokens = [tokenizer.tokens(t) for t in texts]
+    bm25 = bm25s.BM25()
+    bm25.index(corpus_tokens, show_progress=False)
+
+    base = catalogue_dir(settings, catalogue) / "builds"
+    base.mkdir(parents=True, exist_ok=True)
+    build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
+    tmp = base / f".tmp-{build_id}"
+    try:
+        tmp.mkdir()
+        faiss.write_index(make_faiss(vectors, settings.index_type), str(tmp / "dense.faiss"))
+        bm25.save(str(tmp / "bm25"), show_progress=False)
+        (tmp / "codes.json").write_text(json.dumps([it["code"] for it in items], ensure_ascii=False))
+        (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
+        manifest = {
+            "build_id": build_id, "catalogue": catalogue, "catalogue_version": meta["version"],
+            "catalogue_hash": meta["content_hash"], "item_count": len(items),
+            "model": embedder.path.name, "model_id": embedder.id, "dim": embedder.dim,
+            "index_type": settings.index_type, "embedded": embedded,
+            "build_seconds": round(time.perf_counter() - started, 2),
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+        os.replace(tmp, base / build_id)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _point_to(catalogue_dir(settings, catalogue), build_id)
+    _prune(base, keep=build_id)
+    log(f"{catalogue}: index {build_id}: {len(items)} items, {embedded} embedded, "
+        f"{manifest['build_seconds']} s")
+    return manifest
+
+
+def _point_to(cat_dir: Path, build_id: str) -> None:
+    tmp = cat_dir / f".CURRENT-{build_id}"
+    tmp.write_text(build_id)
+    os.replace(tmp, cat_dir / "CURRENT")  # atomic: readers see the old or the new build
+
+
+def _prune(base: Path, keep: str) -> None:
+    """Drop old builds beyond the newest few; a process still serving one has it open."""
+    builds = sorted((p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
+    for old in builds[KEEP_BUILDS:]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def is_fresh(settings: Settings, db, catalogue: str, embedder_id: str | None = None) -> bool:
+    """True when the current build matches the stored catalogue (and model, if given)."""
+    manifest = read_manifest(settings, catalogue)
+    meta = store.get_catalogue(db, catalogue)
+    if not manifest or not meta:
+        return False
+    if manifest["catalogue_hash"] != meta["content_hash"] or manifest["index_type"] != settings.index_type:
+        return False
+    return embedder_id is None or manifest["model_id"] == embedder_id

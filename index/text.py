@@ -1,0 +1,127 @@
+"""Chinese text for search: jieba tokens, item texts, and the domain vocabulary.
+
+The jieba dictionary is extended with the catalogue's own item, parent-item,
+department and alias names, so "居民身份证办理" stays one token (and its
+parts still come out through ``cut_for_search``).
+
+    >>> v = Vocabulary.load()
+    >>> "最低生活保障" in v.expand("我想申请低保")
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import jieba
+
+from wenban.config import DATA_DIR
+
+jieba.setLogLevel(logging.WARNING)
+
+# Words that say nothing about which item is meant; they only add noise to BM25.
+STOPWORDS = set("""
+的 了 吗 呢 吧 啊 呀 么 嘛 我 你 他 她 它 我们 你们 请问 想 要 需要 怎么 怎样 如何 什么 哪里 哪儿
+去 在 是 有 没有 可以 能 能不能 可不可以 应该 该 找 问 问下 一下 下 个 一个 和 与 或 及 给 把 被 都
+还 就 也 又 这 那 这个 那个 哪个 谁 多少 几 办 办理 手续 流程 需要 材料 带 啥 咋 咋办 怎么办 时候
+""".split()) | set("，。？！、；：“”‘’（）()《》【】 ,.?!;:'\"-—…~～/\\")
+
+_PUNCT = re.compile(r"[\s，。？！、；：“”‘’（）()《》【】,.?!;:'\"\-—…~～/\\·]+")
+
+
+def item_text(item: dict[str, Any], with_department: bool = True) -> str:
+    """What a citizen might recognise an item by: its name, parent item, aliases,
+    department and type. One line, passed to the embedder as a passage."""
+    parts = [item["name"]]
+    if item.get("parent_name") and item["parent_name"] != item["name"]:
+        parts.append(item["parent_name"])
+    if item.get("aliases"):
+        parts.append("、".join(item["aliases"]))
+    if with_department and item.get("department"):
+        parts.append(item["department"])
+    if item.get("type"):
+        parts.append(item["type"])
+    return "；".join(parts)
+
+
+@dataclass
+class Vocabulary:
+    """Everyday words → catalogue words, from ``data/vocabulary.tsv``."""
+
+    entries: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Vocabulary":
+        path = path or DATA_DIR / "vocabulary.tsv"
+        entries: dict[str, list[str]] = {}
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            word, sep, terms = line.partition("\t")
+            if not sep or not terms.split():
+                raise ValueError(f"{path}:{n}: expected 'word<TAB>terms'")
+            entries[word.strip()] = terms.split()
+        return cls(entries)
+
+    def matches(self, question: str) -> list[tuple[str, list[str]]]:
+        """Entries whose word occurs in the question; longest words first, and a
+        word inside a longer matched word does not count again."""
+        found: list[tuple[str, list[str]]] = []
+        for word in sorted(self.entries, key=len, reverse=True):
+            if word in question and not any(word in w for w, _ in found):
+                found.append((word, self.entries[word]))
+        return found
+
+    def expand(self, question: str) -> str:
+        """The question with catalogue terms appended (nothing removed)."""
+        extra: list[str] = []
+        for _, terms in self.matches(question):
+            extra += [t for t in terms if t not in question and t not in extra]
+        return question if not extra else question + " " + " ".join(extra)
+
+    def words(self) -> set[str]:
+        return set(self.entries) | {t for terms in self.entries.values() for t in terms}
+
+
+class Tokenizer:
+    """jieba with the catalogue's names as a user dictionary."""
+
+    def __init__(self, user_words: Iterable[str] = (), cache_dir: Path | None = None):
+        self._jieba = jieba.Tokenizer()
+        if cache_dir:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self._jieba.tmp_dir = str(cache_dir)
+        self._jieba.initialize()
+        for w in sorted(set(user_words)):
+            w = _PUNCT.sub("", w)
+            if 2 <= len(w) <= 30:
+                self._jieba.add_word(w, freq=None)
+        self.user_words = set(user_words)
+
+    def tokens(self, text: str) -> list[str]:
+        """Search tokens: jieba's search mode, lower-cased, no stopwords or punctuation."""
+        out = []
+        for tok in self._jieba.cut_for_search(text.lower()):
+            tok = tok.strip()
+            if tok and tok not in STOPWORDS and not _PUNCT.fullmatch(tok):
+                out.append(tok)
+        return out
+
+
+def name_words(items: Iterable[dict[str, Any]], extra: Iterable[str] = ()) -> set[str]:
+    """User-dictionary words: item names, their bracket-free cores, parents,
+    departments, aliases, plus ``extra`` (the vocabulary's words)."""
+    words: set[str] = set(extra)
+    for it in items:
+        for name in [it["name"], it.get("parent_name"), it.get("department"), *(it.get("aliases") or [])]:
+            if not name:
+                continue
+            words.add(name)
+            core = re.sub(r"[（(][^）)]*[）)]", "", name).strip()
+            if core:
+                words.add(core)
+    return words

@@ -1,0 +1,215 @@
+"""The catalogue store: one SQLite file, several catalogues side by side.
+
+A catalogue is one jurisdiction's published list. Items hold the list entry
+and its service guide; unknown values stay NULL (the source's "无" is never
+stored). Every import that changes something makes a new catalogue version
+with its diff.
+
+    >>> db = open_db(":memory:")
+    >>> result = import_catalogue(db, CatalogueData(name="demo", title="演示",
+    ...     items=[{"code": "1", "name": "户口登记", "department": "区公安分局"}]))
+    >>> (result.version, result.added)
+    (1, ['1'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+# Item fields, in the order a guide presents them. Lists are stored as JSON.
+ITEM_TEXT_FIELDS = [
+    "code", "name", "parent_code", "parent_name", "variant", "type", "level", "area",
+    "department", "legal_basis", "conditions", "time_limit_legal", "time_limit_promised",
+    "fee", "place", "office_hours", "phone", "complaint_phone", "url", "online",
+    "online_booking", "platform", "courier", "visits", "result",
+]
+ITEM_LIST_FIELDS = ["co_departments", "service_object", "materials", "steps", "aliases", "themes"]
+ITEM_FIELDS = ITEM_TEXT_FIELDS + ITEM_LIST_FIELDS
+DEPARTMENT_FIELDS = ["name", "short_name", "aliases", "phone", "address"]
+
+# The 10 nationwide power types, plus public services; variants people write.
+ITEM_TYPES = [
+    "行政许可", "行政处罚", "行政强制", "行政征收", "行政给付", "行政裁决", "行政确认",
+    "行政奖励", "行政检查", "其他行政权力", "公共服务", "责任事项",
+]
+TYPE_SYNONYMS = {"公共服务事项": "公共服务", "其他权力": "其他行政权力", "其他": "其他行政权力"}
+
+
+@dataclass
+class CatalogueData:
+    """One catalogue as an importer produced it, before it is stored."""
+
+    name: str
+    title: str
+    items: list[dict[str, Any]]
+    departments: list[dict[str, Any]] = field(default_factory=list)
+    source: str | None = None
+    licence: str | None = None
+    enquiry: dict[str, str] = field(default_factory=dict)  # where to go when nothing matches
+
+
+@dataclass
+class ImportResult:
+    catalogue: str
+    version: int
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+    @property
+    def unchanged(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        if self.unchanged:
+            return f"{self.catalogue}: unchanged (version {self.version})"
+        return (f"{self.catalogue}: version {self.version}: "
+                f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed")
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the store and make sure the schema exists."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    db["catalogues"].create(
+        {"name": str, "title": str, "source": str, "licence": str, "enquiry": str,
+         "version": int, "content_hash": str, "updated_at": str},
+        pk="name", if_not_exists=True,
+    )
+    db["catalogue_versions"].create(
+        {"catalogue": str, "version": int, "content_hash": str, "imported_at": str,
+         "item_count": int, "added": str, "changed": str, "removed": str},
+        pk=("catalogue", "version"), if_not_exists=True,
+    )
+    db["departments"].create(
+        {"catalogue": str, **{f: str for f in DEPARTMENT_FIELDS}},
+        pk=("catalogue", "name"), if_not_exists=True,
+    )
+    db["items"].create(
+        {"catalogue": str, **{f: str for f in ITEM_FIELDS}, "content_hash": str},
+        pk=("catalogue", "code"), if_not_exists=True,
+    )
+    db["items"].create_index(["catalogue", "department"], if_not_exists=True)
+
+
+def item_hash(item: dict[str, Any]) -> str:
+    canon = json.dumps({k: item.get(k) for k in ITEM_FIELDS}, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def _row(catalogue: str, item: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"catalogue": catalogue}
+    for f in ITEM_TEXT_FIELDS:
+        v = item.get(f)
+        row[f] = None if v is None else str(v)
+    for f in ITEM_LIST_FIELDS:
+        v = item.get(f)
+        row[f] = json.dumps(v, ensure_ascii=False) if v else None
+    row["content_hash"] = item_hash(item)
+    return row
+
+
+def _dept_row(catalogue: str, dept: dict[str, Any]) -> dict[str, Any]:
+    row = {"catalogue": catalogue, **{f: dept.get(f) for f in DEPARTMENT_FIELDS}}
+    row["aliases"] = json.dumps(dept["aliases"], ensure_ascii=False) if dept.get("aliases") else None
+    return row
+
+
+def import_catalogue(db: sqlite_utils.Database, data: CatalogueData) -> ImportResult:
+    """Store ``data`` as the current version of catalogue ``data.name``.
+
+    All-or-nothing: one transaction. Importing unchanged content is a no-op;
+    changed content bumps the version and records added/changed/removed codes.
+    The caller validates first (importers raise ``ImportFailed``); a duplicate
+    code that slips through still aborts here through the primary key.
+    """
+    name = data.name
+    rows = [_row(name, it) for it in data.items]
+    new = {r["code"]: r["content_hash"] for r in rows}
+    old = {r["code"]: r["content_hash"] for r in db.query(
+        "select code, content_hash from items where catalogue = ?", [name])}
+    depts = [_dept_row(name, d) for d in data.departments]
+    meta = {"title": data.title, "source": data.source, "licence": data.licence,
+            "enquiry": json.dumps(data.enquiry, ensure_ascii=False)}
+    content_hash = hashlib.sha256(json.dumps(
+        [sorted(new.items()), depts, meta], ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+    current = db["catalogues"].get(name) if db["catalogues"].count_where("name = ?", [name]) else None
+    if current and current["content_hash"] == content_hash:
+        return ImportResult(name, current["version"], [], [], [])
+
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = sorted(c for c in set(new) & set(old) if new[c] != old[c])
+    version = (current["version"] if current else 0) + 1
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with db.atomic():
+        db.execute("delete from items where catalogue = ?", [name])
+        db.execute("delete from departments where catalogue = ?", [name])
+        db["items"].insert_all(rows, batch_size=2000)
+        if depts:
+            db["departments"].insert_all(depts)
+        db["catalogues"].upsert({"name": name, **meta, "version": version,
+                                 "content_hash": content_hash, "updated_at": now}, pk="name")
+        db["catalogue_versions"].insert({
+            "catalogue": name, "version": version, "content_hash": content_hash,
+            "imported_at": now, "item_count": len(rows),
+            "added": json.dumps(added), "changed": json.dumps(changed), "removed": json.dumps(removed),
+        })
+    return ImportResult(name, version, added, changed, removed)
+
+
+def decode_item(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row back to an item dict (lists decoded, NULLs kept as None)."""
+    out = {k: row.get(k) for k in ["catalogue", *ITEM_TEXT_FIELDS]}
+    for f in ITEM_LIST_FIELDS:
+        out[f] = json.loads(row[f]) if row.get(f) else None
+    return out
+
+
+def items(db: sqlite_utils.Database, catalogue: str) -> list[dict[str, Any]]:
+    return [decode_item(r) for r in db.query(
+        "select * from items where catalogue = ? order by code", [catalogue])]
+
+
+def get_item(db: sqlite_utils.Database, catalogue: str, code: str) -> dict[str, Any] | None:
+    rows = list(db.query("select * from items where catalogue = ? and code = ?", [catalogue, code]))
+    return decode_item(rows[0]) if rows else None
+
+
+def departments(db: sqlite_utils.Database, catalogue: str) -> list[dict[str, Any]]:
+    out = []
+    for r in db.query("select * from departments where catalogue = ? order by name", [catalogue]):
+        r = dict(r)
+        r["aliases"] = json.loads(r["aliases"]) if r["aliases"] else []
+        out.append(r)
+    return out
+
+
+def catalogues(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    out = []
+    for r in db.query("""select c.*, (select count(*) from items i where i.catalogue = c.name) as item_count
+                         from catalogues c order by name"""):
+        r = dict(r)
+        r["enquiry"] = json.loads(r["enquiry"]) if r["enquiry"] else {}
+        out.append(r)
+    return out
+
+
+def get_catalogue(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
+    return next((c for c in catalogues(db) if c["name"] == name), None)
