@@ -30,7 +30,7 @@ from store import db as store
 from wenban.config import Settings
 
 from .embedder import Embedder, EmbeddingCache
-from .text import Tokenizer, Vocabulary, item_text, name_words
+from .text import Tokenizer, Vocabulary, item_text, keyword_text, name_words
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 KEEP_BUILDS = 2
@@ -100,7 +100,7 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
 
     words = sorted(name_words(items, vocab.words()))
     tokenizer = Tokenizer(words, cache_dir=settings.home / "cache")
-    corpus_tokens = [tokenizer.tokens(t) for t in texts]
+    corpus_tokens = [tokenizer.tokens(keyword_text(it)) for it in items]
     bm25 = bm25s.BM25()
     bm25.index(corpus_tokens, show_progress=False)
 

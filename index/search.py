@@ -4,10 +4,11 @@ weighted reciprocal rank, plus a boost when the question names an item.
 Two numbers per candidate:
 
 * ``fused``: the weighted RRF sum, only good for ordering;
-* ``score``: for the top candidate, a calibrated probability in [0, 1] that it
-  is the item asked about (logistic fit on the evaluation dev split, see
-  ``eval``); for the others, the same scale scaled by their fused share.
-  ``not_found`` is decided on ``score``.
+* ``score``: for the top candidate, a calibrated probability in [0, 1] that
+  the catalogue covers the question (the asked-for item is among the
+  candidates), from a logistic fit on the evaluation dev split (see
+  ``eval.run.fit_calibration``); the others get that probability times their
+  share of the top fused score. ``not_found`` is decided on the top score.
 
     >>> r = Retriever.load(settings, "guangan", embedder)     # doctest: +SKIP
     >>> r.search("孩子刚出生怎么上户口").candidates[0].name      # doctest: +SKIP
@@ -42,7 +43,7 @@ CALIBRATION_PATH = DATA_DIR / "calibration.json"
 class FusionParams:
     k: int = 60            # RRF constant
     w_dense: float = 1.0
-    w_bm25: float = 1.0
+    w_bm25: float = 0.5
     exact_boost: float = 0.02  # ~ a first place in one more list
     depth: int = 50        # how deep each list is read
 
@@ -82,12 +83,17 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+FEATURES = ("dense", "bm25", "exact")
+
+
 @dataclass
 class Calibration:
-    """Logistic map from the top candidate's evidence to P(correct)."""
+    """Logistic map from the top candidate's evidence to P(the catalogue covers
+    the question): the dense cosine, log(1 + BM25) and whether an item name
+    stands in the question. Fitted by ``wenban eval --calibrate``."""
 
     weights: dict[str, float] = field(default_factory=lambda: {
-        "dense": 30.0, "bm25": 0.6, "exact": 2.0, "margin": 20.0, "bias": -26.0})
+        "dense": 60.0, "bm25": 1.0, "exact": 1.0, "bias": -54.0})
     threshold: float = 0.5
     fitted_on: str = "defaults"
 
@@ -101,13 +107,12 @@ class Calibration:
     @staticmethod
     def features(cands: list[Candidate]) -> dict[str, float]:
         top = cands[0]
-        second = cands[1].dense if len(cands) > 1 and cands[1].dense is not None else 0.0
-        dense = top.dense if top.dense is not None else 0.0
-        return {"dense": dense, "bm25": math.log1p(top.bm25 or 0.0),
-                "exact": 1.0 if top.exact else 0.0, "margin": max(0.0, dense - second)}
+        return {"dense": top.dense if top.dense is not None else 0.0,
+                "bm25": math.log1p(max(c.bm25 or 0.0 for c in cands[:5])),
+                "exact": 1.0 if any(c.exact for c in cands[:5]) else 0.0}
 
     def probability(self, feats: dict[str, float]) -> float:
-        z = self.weights["bias"] + sum(self.weights[k] * v for k, v in feats.items())
+        z = self.weights["bias"] + sum(self.weights[k] * feats[k] for k in FEATURES)
         return _sigmoid(z)
 
 

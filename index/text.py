@@ -43,9 +43,14 @@ def item_text(item: dict[str, Any], with_department: bool = True) -> str:
         parts.append("、".join(item["aliases"]))
     if with_department and item.get("department"):
         parts.append(item["department"])
-    if item.get("type"):
-        parts.append(item["type"])
     return "；".join(parts)
+
+
+def keyword_text(item: dict[str, Any]) -> str:
+    """What BM25 indexes: the names only. Department and type words ("区行政审批局",
+    "行政许可") recur across hundreds of items and only add noise to keyword scores."""
+    parts = [item["name"], item.get("parent_name") or "", "、".join(item.get("aliases") or [])]
+    return "；".join(p for p in parts if p)
 
 
 @dataclass

@@ -1,0 +1,214 @@
+"""Grounded answers: every fact comes from the catalogue record, with its code.
+
+    >>> a = Assistant(Settings.from_env())                    # doctest: +SKIP
+    >>> a.ask("孩子刚出生怎么上户口", "guangan")["item"]["department"]   # doctest: +SKIP
+    '区公安分局'
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from typing import Any
+
+from index.embedder import Embedder
+from index.search import Candidate, Retriever, SearchResult
+from store import db as store
+from wenban.config import Settings
+
+MAX_QUESTION_CHARS = 500
+
+# Only 行政许可 has one procedure set by statute (行政许可法, chapter 4); other
+# types have none in common, so nothing general is offered for them.
+GENERAL_STEPS = {
+    "行政许可": ["申请", "受理", "审查", "决定", "送达"],
+}
+GENERAL_STEPS_BASIS = "《中华人民共和国行政许可法》第四章规定的一般程序"
+
+GUIDE_FIELDS = [
+    "materials", "conditions", "steps", "time_limit_legal", "time_limit_promised", "fee",
+    "place", "office_hours", "phone", "complaint_phone", "url", "online", "online_booking",
+    "platform", "courier", "visits", "legal_basis", "result",
+]
+FIELD_LABELS = {
+    "materials": "申请材料", "conditions": "受理条件", "steps": "办理流程",
+    "time_limit_legal": "法定时限", "time_limit_promised": "承诺时限", "fee": "收费",
+    "place": "办理地点", "office_hours": "办公时间", "phone": "咨询电话",
+    "complaint_phone": "投诉电话", "url": "官方办事指南", "online": "网上办理",
+    "online_booking": "网上预约", "platform": "办理平台", "courier": "快递送达",
+    "visits": "到现场次数", "legal_basis": "设定依据", "result": "办理结果",
+}
+NOT_IN_CATALOGUE = "目录中未登记该信息"
+
+
+class BadQuestion(ValueError):
+    """A question we refuse before searching; the message is in Chinese and English."""
+
+
+class UnknownCatalogue(LookupError):
+    pass
+
+
+def check_question(question: Any) -> str:
+    """The question, whitespace-normalised, or ``BadQuestion`` saying why not."""
+    if not isinstance(question, str):
+        raise BadQuestion("问题必须是文字 / the question must be text")
+    text = re.sub(r"[\t\r\n\u3000 ]+", " ", question).strip()
+    if not text:
+        raise BadQuestion("问题不能为空 / the question is empty")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\u200d" for ch in text):
+        raise BadQuestion("问题含有控制字符 / the question contains control characters")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise BadQuestion(f"问题过长（{len(text)} 字，最多 {MAX_QUESTION_CHARS} 字）/ "
+                          f"the question is {len(text)} characters, at most {MAX_QUESTION_CHARS}")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
+        raise BadQuestion("问题只有标点或符号 / the question has only punctuation or symbols")
+    return text
+
+
+def item_card(item: dict[str, Any]) -> dict[str, Any]:
+    """The item with every guide field the catalogue has; ``missing`` names the rest.
+    Steps the catalogue lacks may be the statutory general procedure, labelled so."""
+    out = {k: item.get(k) for k in ("code", "name", "type", "department", "parent_name", "variant",
+                                      "level", "area", "co_departments", "service_object")}
+    for f in GUIDE_FIELDS:
+        out[f] = item.get(f)
+    out["steps_general"] = False
+    if not out["steps"] and item.get("type") in GENERAL_STEPS:
+        out["steps"] = GENERAL_STEPS[item["type"]]
+        out["steps_general"] = True
+        out["steps_basis"] = GENERAL_STEPS_BASIS
+    out["missing"] = [f for f in GUIDE_FIELDS if not out.get(f)]
+    return out
+
+
+def not_found_block(catalogue: dict[str, Any], near: list[Candidate]) -> dict[str, Any]:
+    enquiry = catalogue.get("enquiry") or {}
+    return {
+        "message": "目录中没有找到与您的问题相符的事项。",
+        "where_to_go": [w for w in (enquiry.get("desk"), enquiry.get("hotline")) if w],
+        "did_you_mean": [c.public() for c in near[:3]],
+    }
+
+
+def why_block(res: SearchResult, top: Candidate | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "vocabulary": [{"word": w, "terms": t} for w, t in res.vocabulary],
+        "tokens": res.tokens,
+    }
+    if top:
+        out.update({"matched_terms": top.matched, "exact_name": top.exact,
+                    "dense_rank": top.dense_rank, "dense_cosine": None if top.dense is None else round(top.dense, 4),
+                    "bm25_rank": top.bm25_rank, "bm25": None if top.bm25 is None else round(top.bm25, 3)})
+    return out
+
+
+class Assistant:
+    """Holds the model and each catalogue's indexes; ``ask`` is safe from many threads."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, log=print):
+        self.settings = settings
+        self.log = log
+        self.embedder = embedder or Embedder(settings, log=log)
+        self._retrievers: dict[str, Retriever] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()  # one SQLite connection per thread
+
+    @property
+    def db(self):
+        if getattr(self._local, "db", None) is None:
+            self._local.db = store.open_db(self.settings.db_path)
+        return self._local.db
+
+    def catalogue(self, name: str) -> dict[str, Any]:
+        meta = store.get_catalogue(self.db, name)
+        if meta is None:
+            known = ", ".join(c["name"] for c in store.catalogues(self.db)) or "none"
+            raise UnknownCatalogue(f"没有名为 {name!r} 的目录 / unknown catalogue {name!r} (known: {known})")
+        return meta
+
+    def retriever(self, name: str) -> Retriever:
+        with self._lock:
+            r = self._retrievers.get(name)
+            if r is None:
+                self.catalogue(name)
+                r = self._retrievers[name] = Retriever.load(self.settings, name, self.embedder, db=self.db)
+            return r
+
+    def reload(self, name: str) -> None:
+        """Swap in the current build of ``name``; the old one serves until the new one is loaded."""
+        fresh = Retriever.load(self.settings, name, self.embedder, db=self.db)
+        with self._lock:
+            self._retrievers[name] = fresh
+
+    def ask(self, question: str, catalogue: str, mode: str = "hybrid") -> dict[str, Any]:
+        """One question → one answer dict (status answer | not_found)."""
+        t0 = time.perf_counter()
+        text = check_question(question)
+        meta = self.catalogue(catalogue)
+        retriever = self.retriever(catalogue)
+        res = retriever.search(text, k=10, mode=mode)
+        t1 = time.perf_counter()
+        cands = res.candidates
+        top = cands[0] if cands else None
+        confident = top is not None and top.score >= retriever.calibration.threshold
+        answer: dict[str, Any] = {
+            "status": "answer" if confident else "not_found",
+            "question": text,
+            "catalogue": catalogue,
+            "score": round(top.score, 4) if top else 0.0,
+            "threshold": retriever.calibration.threshold,
+            "item": None,
+            "candidates": [c.public() for c in cands[:5]],
+            "why": why_block(res, top),
+        }
+        if confident:
+            item = store.get_item(self.db, catalogue, top.code)
+            answer["item"] = item_card(item)
+        else:
+            near = [c for c in cands if c.score >= retriever.calibration.threshold / 2]
+            answer["not_found"] = not_found_block(meta, near)
+        res.timings["compose"] = (time.perf_counter() - t1) * 1000
+        answer["timings_ms"] = {k: round(v, 2) for k, v in res.timings.items()}
+        answer["timings_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 2)
+        return answer
+
+
+def render_card(answer: dict[str, Any]) -> str:
+    """A short readable card in Chinese for the terminal."""
+    lines: list[str] = []
+    if answer["status"] == "not_found":
+        nf = answer["not_found"]
+        lines.append(nf["message"])
+        if nf["where_to_go"]:
+            lines.append("建议咨询：" + "，或".join(nf["where_to_go"]))
+        if nf["did_you_mean"]:
+            lines.append("您是不是要找：")
+            lines += [f"  · {c['name']}（{c['department']}，编码 {c['code']}）" for c in nf["did_you_mean"]]
+        return "\n".join(lines)
+    it = answer["item"]
+    lines.append(f"【{it['name']}】 {it.get('type') or ''}  编码 {it['code']}")
+    lines.append(f"办理部门：{it['department']}")
+    for f in ("place", "office_hours", "phone"):
+        lines.append(f"{FIELD_LABELS[f]}：{it.get(f) or NOT_IN_CATALOGUE}")
+    if it.get("materials"):
+        lines.append("申请材料：")
+        lines += [f"  {i}. {m['name']}" + (f"（{m['note']}）" if m.get("note") else "")
+                  for i, m in enumerate(it["materials"], start=1)]
+    else:
+        lines.append(f"申请材料：{NOT_IN_CATALOGUE}，请以官方办事指南为准")
+    if it.get("steps"):
+        label = f"办理流程（一般流程，依据{it['steps_basis']}）" if it["steps_general"] else "办理流程"
+        lines.append(f"{label}：" + " → ".join(it["steps"]))
+    else:
+        lines.append(f"办理流程：{NOT_IN_CATALOGUE}")
+    limits = [f"{FIELD_LABELS[f]} {it[f]}" for f in ("time_limit_legal", "time_limit_promised") if it.get(f)]
+    lines.append("办理时限：" + ("；".join(limits) if limits else NOT_IN_CATALOGUE))
+    if it.get("url"):
+        lines.append(f"官方办事指南：{it['url']}")
+    others = answer["candidates"][1:4]
+    if others:
+        lines.append("其他可能的事项：" + "；".join(f"{c['name']}（{c['department']}）" for c in others))
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""Score answers on the evaluation sets in ``eval/sets/<catalogue>.jsonl``.
+
+Each line: ``{id, question, gold: [codes], departments: [names], expect:
+answer|not_found, split: dev|heldout}``. Questions are written the way
+citizens talk; a third is held out (chosen by a hash of the id) and never
+used for tuning or calibration.
+
+    >>> report = evaluate(assistant, "guangan", split="heldout")   # doctest: +SKIP
+    >>> report["item_hit@3"]                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.search import CALIBRATION_PATH, FEATURES, Calibration
+
+SETS_DIR = Path(__file__).resolve().parent / "sets"
+SPLITS = ("dev", "heldout", "all")
+MODES = ("bm25", "dense", "hybrid")
+
+
+def load_set(catalogue: str, split: str = "all") -> list[dict[str, Any]]:
+    path = SETS_DIR / f"{catalogue}.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"no evaluation set for {catalogue!r} ({path})")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows if split == "all" else [r for r in rows if r["split"] == split]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    return float(np.percentile(np.array(values), q))
+
+
+def evaluate(assistant, catalogue: str, split: str = "heldout", mode: str = "hybrid") -> dict[str, Any]:
+    """Run every question of the split through ``assistant.ask`` and score it."""
+    rows = load_set(catalogue, split)
+    results = []
+    for r in rows:
+        ans = assistant.ask(r["question"], catalogue, mode=mode)
+        codes = [c["code"] for c in ans["candidates"]]
+        rank = next((i + 1 for i, c in enumerate(codes) if c in r["gold"]), None)
+        results.append({"row": r, "answer": ans, "rank": rank,
+                        "top_department": ans["candidates"][0]["department"] if ans["candidates"] else None})
+    return score(results, catalogue, split, mode)
+
+
+def score(results: list[dict[str, Any]], catalogue: str, split: str, mode: str) -> dict[str, Any]:
+    inscope = [x for x in results if x["row"]["expect"] == "answer"]
+    oos = [x for x in results if x["row"]["expect"] == "not_found"]
+    said_nf = [x for x in results if x["answer"]["status"] == "not_found"]
+    n = max(len(inscope), 1)
+
+    def hit(k: int) -> float:
+        return sum(1 for x in inscope if x["rank"] and x["rank"] <= k) / n
+
+    answered_right = sum(1 for x in inscope if x["answer"]["status"] == "answer" and x["rank"] == 1)
+    failures = []
+    for x in results:
+        r, a = x["row"], x["answer"]
+        wrong = (r["expect"] == "answer" and (x["rank"] != 1 or a["status"] != "answer")) or \
+                (r["expect"] == "not_found" and a["status"] != "not_found")
+        if wrong:
+            failures.append({"id": r["id"], "question": r["question"], "expect": r["expect"],
+                             "gold": r.get("gold_names", [])[:3], "status": a["status"],
+                             "got": a["candidates"][0]["name"] if a["candidates"] else None,
+                             "got_department": x["top_department"], "rank": x["rank"], "score": a["score"]})
+    latencies = [x["answer"]["timings_ms"]["total"] for x in results]
+    return {
+        "catalogue": catalogue, "split": split, "mode": mode,
+        "questions": len(results), "in_scope": len(inscope), "out_of_scope": len(oos),
+        "department@1": sum(1 for x in inscope if x["top_department"] in x["row"]["departments"]) / n,
+        "item_hit@1": hit(1), "item_hit@3": hit(3), "item_hit@5": hit(5),
+        "mrr": sum(1 / x["rank"] for x in inscope if x["rank"]) / n,
+        "answered_correctly": answered_right / n,
+        "not_found_precision": (sum(1 for x in said_nf if x["row"]["expect"] == "not_found") / len(said_nf))
+        if said_nf else 1.0,
+        "not_found_recall": sum(1 for x in oos if x["answer"]["status"] == "not_found") / max(len(oos), 1),
+        "in_scope_wrongly_not_found": sum(1 for x in inscope if x["answer"]["status"] == "not_found") / n,
+        "latency_ms_p50": round(_percentile(latencies, 50), 1),
+        "latency_ms_p95": round(_percentile(latencies, 95), 1),
+        "failures": failures,
+        "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+METRIC_ROWS = ["department@1", "item_hit@1", "item_hit@3", "item_hit@5", "mrr", "answered_correctly",
+               "not_found_precision", "not_found_recall", "in_scope_wrongly_not_found",
+               "latency_ms_p50", "latency_ms_p95"]
+
+
+def format_reports(reports: list[dict[str, Any]]) -> str:
+    """One column per report (e.g. per mode), one row per metric."""
+    head = f"{'':28}" + "".join(f"{r['mode']:>10}" for r in reports)
+    r0 = reports[0]
+    lines = [f"catalogue {r0['catalogue']}, split {r0['split']}: {r0['in_scope']} in-scope, "
+             f"{r0['out_of_scope']} out-of-scope questions", head]
+    for m in METRIC_ROWS:
+        cells = "".join(f"{r[m]:>10.1f}" if m.startswith("latency") else f"{r[m]:>10.3f}" for r in reports)
+        lines.append(f"{m:28}{cells}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ calibration --
+
+def fit_calibration(assistant, catalogues: list[str], split: str = "dev",
+                    max_false_not_found: float = 0.05) -> Calibration:
+    """Fit P(catalogue covers the question) on the dev split and pick the
+    not-found threshold.
+
+    Positives: in-scope questions whose gold item is in the top 5; negatives:
+    out-of-scope questions. (In-scope questions the retriever misses are left
+    out: they say nothing about scope.) The threshold is the highest one that
+    wrongly turns away at most ``max_false_not_found`` of the positives, so
+    out-of-scope questions are caught as far as that allows; when all of them
+    are caught below it, the threshold moves halfway down to the highest of them.
+    """
+    feats, labels = [], []
+    for cat in catalogues:
+        retriever = assistant.retriever(cat)
+        for r in load_set(cat, split):
+            res = retriever.search(r["question"], k=10)
+            if not res.candidates:
+                continue
+            inscope = r["expect"] == "answer"
+            if inscope and not any(c.code in r["gold"] for c in res.candidates[:5]):
+                continue
+            f = Calibration.features(res.candidates)
+            feats.append([f[k] for k in FEATURES])
+            labels.append(1.0 if inscope else 0.0)
+    X, y = np.array(feats), np.array(labels)
+    mu, sd = X.mean(0), X.std(0) + 1e-9
+    Z = (X - mu) / sd
+    w, b = np.zeros(Z.shape[1]), 0.0
+    # Negatives are few; weight classes equally so they are not drowned out.
+    cw = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    for _ in range(5000):  # plain gradient descent with a little L2: 3 features need no library
+        p = 1 / (1 + np.exp(-(Z @ w + b)))
+        g = cw * (p - y)
+        w -= 0.1 * (Z.T @ g / len(y) + 0.01 * w)
+        b -= 0.1 * float(np.mean(g))
+    weights = {k: float(v) for k, v in zip(FEATURES, w / sd)}
+    weights["bias"] = float(b - (mu / sd) @ w)
+    cal = Calibration(weights=weights)
+    probs = np.array([cal.probability(dict(zip(FEATURES, row))) for row in X])
+    pos = np.sort(probs[y == 1])
+    allowed = int(np.floor(max_false_not_found * len(pos)))
+    # strictly below pos[allowed]: at most `allowed` positives fall under it
+    threshold = float(pos[allowed]) - 1e-6 if len(pos) else 0.5
+    neg = probs[y == 0]
+    if len(neg) and neg.max() < threshold:
+        # every out-of-scope question is already caught: sit halfway between the
+        # highest of them and the bound, rather than turn away covered ones for nothing
+        threshold = (float(neg.max()) + threshold) / 2
+    cal.threshold = round(max(0.01, min(threshold, 0.99)), 4)
+    caught = float(np.mean(probs[y == 0] < cal.threshold)) if (y == 0).any() else float("nan")
+    cal.fitted_on = (f"{', '.join(catalogues)} {split} split: {int(y.sum())} covered, {int((1 - y).sum())} "
+                     f"out-of-scope questions; at this threshold {caught:.2f} of out-of-scope are caught "
+                     f"({datetime.now(timezone.utc).date()})")
+    return cal
+
+
+def save_calibration(cal: Calibration, path: Path = CALIBRATION_PATH) -> None:
+    path.write_text(json.dumps({"weights": {k: round(v, 4) for k, v in cal.weights.items()},
+                                "threshold": cal.threshold, "fitted_on": cal.fitted_on},
+                               ensure_ascii=False, indent=2) + "\n")

@@ -1,0 +1,247 @@
+"""The ``wenban`` command: the library's functions, one sub-command each.
+
+    wenban setup                                   # model + bundled catalogues + indexes
+    wenban import guangan data/catalogues/guangan/bszl-data.json --format guangan
+    wenban index guangan
+    wenban ask "孩子刚出生怎么上户口" --catalogue guangan --json
+    wenban eval --catalogue guangan --compare
+    wenban serve --port 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from wenban.config import DATA_DIR, Settings
+
+EXIT_BAD_INPUT = 2
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def bundled() -> dict[str, dict[str, Any]]:
+    return json.loads((DATA_DIR / "catalogues.json").read_text(encoding="utf-8"))
+
+
+def import_bundled(db, names: list[str] | None = None) -> list[str]:
+    """Import the catalogues that ship in ``data/`` (a no-op when unchanged)."""
+    from store.db import import_catalogue
+    from store.importers import load_file
+
+    out = []
+    for name, spec in bundled().items():
+        if names and name not in names:
+            continue
+        data = load_file(DATA_DIR / spec["file"], spec["format"], name)
+        data.title, data.source, data.licence = spec["title"], spec["source"], spec["licence"]
+        data.enquiry = spec.get("enquiry", {})
+        out.append(import_catalogue(db, data).summary())
+    return out
+
+
+# ------------------------------------------------------------- commands --
+
+def cmd_setup(args, settings: Settings) -> int:
+    from index.build import build_index, is_fresh
+    from index.embedder import Embedder, ensure_model
+    from store.db import catalogues, open_db
+
+    ensure_model(settings, log=_log)
+    db = open_db(settings.db_path)
+    for line in import_bundled(db):
+        _log(line)
+    embedder = None
+    for cat in catalogues(db):
+        embedder = embedder or Embedder(settings, log=_log)
+        if is_fresh(settings, db, cat["name"], embedder.id):
+            _log(f"{cat['name']}: index up to date")
+        else:
+            build_index(settings, db, cat["name"], embedder, log=_log, progress=sys.stderr.isatty())
+    return 0
+
+
+def cmd_import(args, settings: Settings) -> int:
+    from store.db import import_catalogue, open_db
+    from store.importers import load_file
+
+    data = load_file(args.file, args.format, args.name)
+    if args.title:
+        data.title = args.title
+    data.source = data.source or str(Path(args.file).name)
+    db = open_db(settings.db_path)
+    result = import_catalogue(db, data)
+    print(result.summary())
+    if args.diff and not result.unchanged:
+        print(json.dumps({"added": result.added, "changed": result.changed, "removed": result.removed},
+                         ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from index.build import build_index
+    from index.embedder import Embedder
+    from store.db import catalogues, open_db
+
+    db = open_db(settings.db_path)
+    names = [c["name"] for c in catalogues(db)] if args.all else [args.name]
+    if not names or names == [None]:
+        _err("name a catalogue, or use --all")
+        return EXIT_BAD_INPUT
+    embedder = Embedder(settings, log=_log)
+    for name in names:
+        build_index(settings, db, name, embedder, log=_log, progress=sys.stderr.isatty())
+    return 0
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from assistant.answer import Assistant, BadQuestion, render_card
+
+    if args.jsonl:
+        assistant = Assistant(settings, log=_log)
+        assistant.catalogue(args.catalogue)
+        for n, line in enumerate(sys.stdin, start=1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            try:
+                out = assistant.ask(line, args.catalogue)
+            except BadQuestion as e:
+                out = {"status": "error", "line": n, "question": line, "error": str(e)}
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        return 0
+    if args.question is None:
+        _err("give a question, or --jsonl to read one a line from stdin")
+        return EXIT_BAD_INPUT
+    from assistant.answer import check_question
+
+    check_question(args.question)  # refuse bad input before loading the model
+    assistant = Assistant(settings, log=_log)
+    out = assistant.ask(args.question, args.catalogue)
+    print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else render_card(out))
+    return 0
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from assistant.answer import Assistant
+    from eval.run import MODES, evaluate, fit_calibration, format_reports, save_calibration
+
+    assistant = Assistant(settings, log=_log)
+    if args.calibrate:
+        cats = args.catalogue or [c for c in bundled()]
+        cal = fit_calibration(assistant, cats, split="dev")
+        save_calibration(cal)
+        print(f"calibration: threshold {cal.threshold}, weights {cal.weights} ({cal.fitted_on})")
+        for cat in cats:
+            assistant.retriever(cat).calibration = cal
+    all_reports = []
+    for cat in args.catalogue or list(bundled()):
+        modes = MODES if args.compare else ("hybrid",)
+        reports = [evaluate(assistant, cat, split=args.split, mode=m) for m in modes]
+        all_reports += reports
+        print(format_reports(reports))
+        if args.failures:
+            for f in reports[-1]["failures"]:
+                print(f"  ✗ {f['id']} {f['question']} → {f['status']} {f['got']} ({f['got_department']}), "
+                      f"gold {f['gold']}, rank {f['rank']}, score {f['score']}")
+        print()
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(all_reports, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_catalogues(args, settings: Settings) -> int:
+    from index.build import read_manifest
+    from store.db import catalogues, open_db
+
+    db = open_db(settings.db_path)
+    for c in catalogues(db):
+        m = read_manifest(settings, c["name"])
+        idx = f"index {m['build_id']} ({m['index_type']})" if m else "no index"
+        print(f"{c['name']:12} v{c['version']:<3} {c['item_count']:>6} items  {idx}  {c['title']}")
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wenban", description="问办: government service answers from the official catalogue")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("setup", help="prepare the model, import the bundled catalogues, build indexes (skips what is done)")
+    s.set_defaults(func=cmd_setup)
+
+    s = sub.add_parser("import", help="import a catalogue file (all-or-nothing)")
+    s.add_argument("name", help="catalogue name, e.g. guangan")
+    s.add_argument("file", help="the file: .json/.jsonl/.csv/.xlsx")
+    s.add_argument("--format", default="generic", choices=["generic", "guangan", "guangdong"])
+    s.add_argument("--title", help="a human title for a new catalogue")
+    s.add_argument("--diff", action="store_true", help="print the added/changed/removed codes")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("index", help="build the search indexes of a catalogue")
+    s.add_argument("name", nargs="?")
+    s.add_argument("--all", action="store_true", help="every catalogue in the store")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("ask", help="answer one question (or --jsonl: one a line from stdin)")
+    s.add_argument("question", nargs="?")
+    s.add_argument("--catalogue", "-c", required=True)
+    s.add_argument("--json", action="store_true", help="print the answer as JSON")
+    s.add_argument("--jsonl", action="store_true", help="read questions from stdin, one JSON answer a line")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("eval", help="score answers on the evaluation sets")
+    s.add_argument("--catalogue", "-c", action="append", help="catalogue(s); default: the bundled ones")
+    s.add_argument("--split", default="heldout", choices=["dev", "heldout", "all"])
+    s.add_argument("--compare", action="store_true", help="BM25-only, dense-only and hybrid side by side")
+    s.add_argument("--failures", action="store_true", help="list every question answered wrongly")
+    s.add_argument("--calibrate", action="store_true", help="refit data/calibration.json on the dev split first")
+    s.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("catalogues", help="list the catalogues in the store")
+    s.set_defaults(func=cmd_catalogues)
+
+    s = sub.add_parser("serve", help="serve the HTTP API and the kiosk page")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from assistant.answer import BadQuestion, UnknownCatalogue
+    from index.build import BuildError
+    from store.importers import ImportFailed
+
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        return args.func(args, settings)
+    except (BadQuestion, UnknownCatalogue, ImportFailed, BuildError, FileNotFoundError, ValueError) as e:
+        _err(f"wenban: {e}")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
