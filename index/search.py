@@ -1,5 +1,6 @@
-"""Hybrid retrieval: dense (FAISS) + keyword (BM25 over jieba tokens), fused by
-weighted reciprocal rank, plus a boost when the question names an item.
+"""Hybrid retrieval: dense (FAISS, over the item text and over the bare item
+name) + keyword (BM25 over jieba tokens of the names), fused by weighted
+reciprocal rank, plus a boost when the question names an item.
 
 Two numbers per candidate:
 
@@ -42,7 +43,8 @@ CALIBRATION_PATH = DATA_DIR / "calibration.json"
 @dataclass
 class FusionParams:
     k: int = 60            # RRF constant
-    w_dense: float = 1.0
+    w_dense: float = 1.0   # full item text
+    w_name: float = 1.0    # the bare item name
     w_bm25: float = 0.5
     exact_boost: float = 0.02  # ~ a first place in one more list
     depth: int = 50        # how deep each list is read
@@ -56,8 +58,9 @@ class Candidate:
     type: str | None
     parent_name: str | None
     fused: float
-    dense: float | None = None      # cosine, when in the dense list
-    dense_rank: int | None = None
+    dense: float | None = None      # best cosine over the two dense lists
+    dense_rank: int | None = None   # rank in the full-text list
+    name_rank: int | None = None    # rank in the bare-name list
     bm25: float | None = None
     bm25_rank: int | None = None
     exact: str | None = None        # the item name/alias found in the question
@@ -140,6 +143,7 @@ class Retriever:
         self.params = params or FusionParams()
         self.calibration = calibration or Calibration.load()
         self.dense = faiss.read_index(str(build_dir / "dense.faiss"))
+        self.names = faiss.read_index(str(build_dir / "names.faiss"))
         self.bm25 = bm25s.BM25.load(str(build_dir / "bm25"), show_progress=False)
         words = (build_dir / "words.txt").read_text(encoding="utf-8").splitlines()
         self.tokenizer = Tokenizer(words, cache_dir=cache_dir)
@@ -176,11 +180,13 @@ class Retriever:
         expanded = self.vocab.expand(question)
         depth = min(p.depth, len(self.items))
         dense_hits: list[tuple[int, float]] = []
+        name_hits: list[tuple[int, float]] = []
         if mode in ("hybrid", "dense"):
             qv = self.embedder.query([expanded])
             t1 = time.perf_counter()
-            D, I = self.dense.search(qv, depth)
-            dense_hits = [(int(i), float(d)) for i, d in zip(I[0], D[0]) if i >= 0]
+            for index, hits in ((self.dense, dense_hits), (self.names, name_hits)):
+                D, I = index.search(qv, depth)
+                hits += [(int(i), float(d)) for i, d in zip(I[0], D[0]) if i >= 0]
         else:
             t1 = time.perf_counter()
         tokens = self.tokenizer.tokens(expanded)
@@ -206,6 +212,10 @@ class Retriever:
             c = cand(i)
             c.dense, c.dense_rank = s, rank
             c.fused += p.w_dense / (p.k + rank)
+        for rank, (i, s) in enumerate(name_hits, start=1):
+            c = cand(i)
+            c.dense, c.name_rank = max(s, c.dense or -1.0), rank
+            c.fused += p.w_name / (p.k + rank)
         for rank, (i, s) in enumerate(bm25_hits, start=1):
             c = cand(i)
             c.bm25, c.bm25_rank = s, rank
