@@ -62,16 +62,18 @@ class ImportResult:
     added: list[str]
     changed: list[str]
     removed: list[str]
+    new_version: bool = True  # False when the content was already stored
 
     @property
     def unchanged(self) -> bool:
-        return not (self.added or self.changed or self.removed)
+        return not self.new_version
 
     def summary(self) -> str:
         if self.unchanged:
             return f"{self.catalogue}: unchanged (version {self.version})"
-        return (f"{self.catalogue}: version {self.version}: "
-                f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed")
+        what = (f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed"
+                if self.added or self.changed or self.removed else "title, source or departments changed")
+        return f"{self.catalogue}: version {self.version}: {what}"
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
@@ -151,7 +153,7 @@ def import_catalogue(db: sqlite_utils.Database, data: CatalogueData) -> ImportRe
 
     current = db["catalogues"].get(name) if db["catalogues"].count_where("name = ?", [name]) else None
     if current and current["content_hash"] == content_hash:
-        return ImportResult(name, current["version"], [], [], [])
+        return ImportResult(name, current["version"], [], [], [], new_version=False)
 
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))

@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    installs what is missing, prepares the model, imports the bundled
+#               catalogues, builds indexes, serves http://127.0.0.1:8000
+#   make test   the same set-up, then the tests
+# Re-running skips what is already done.
+
+PY      ?= python3.11
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+# torch first and pinned: here 2.13.0 installs a CPU build from disk, while an
+# unpinned torch pulls several GB of CUDA packages.
+TORCH   := torch==2.13.0
+STAMP   := $(VENV)/.installed
+
+.PHONY: run test setup install bench eval clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+setup: install
+	$(BIN)/wenban setup
+
+run: setup
+	$(BIN)/wenban serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest
+
+eval: setup
+	$(BIN)/wenban eval --compare
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf var

@@ -1,0 +1,85 @@
+"""Answers are grounded in the catalogue record; bad input is refused clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer import (GENERAL_STEPS, GUIDE_FIELDS, BadQuestion, UnknownCatalogue, check_question,
+                              item_card, render_card)
+from store import db as store
+
+
+def test_a_citizen_question_finds_the_item_and_its_department(assistant):
+    a = assistant.ask("孩子刚出生怎么上户口", "guangan")
+    assert a["status"] == "answer"
+    assert a["item"]["department"] == "区公安分局"
+    assert "户口登记" in [c["name"] for c in a["candidates"][:3]]
+
+
+def test_every_fact_in_the_answer_is_the_catalogue_record(assistant):
+    a = assistant.ask("执业药师首次注册要交什么材料", "guangdong")
+    assert a["status"] == "answer"
+    it = a["item"]
+    record = store.get_item(assistant.db, "guangdong", it["code"])
+    for f in GUIDE_FIELDS:
+        if f == "steps" and it["steps_general"]:
+            continue
+        assert it[f] == record[f], f
+    assert it["department"] == record["department"] and it["name"] == record["name"]
+    assert it["materials"] and it["phone"]
+    assert set(it["missing"]) == {f for f in GUIDE_FIELDS if not it[f]}
+
+
+def test_missing_fields_stay_missing_and_general_steps_are_labelled(assistant):
+    a = assistant.ask("办狗证要去哪里", "guangan")
+    it = a["item"]
+    assert it["name"] == "犬类准养证核发"
+    # guangan lists names, departments and links only: nothing else may appear
+    for f in ("materials", "place", "phone", "time_limit_legal", "fee"):
+        assert it[f] is None and f in it["missing"]
+    assert it["url"].startswith("http")
+    card = render_card(a)
+    assert "目录中未登记该信息" in card and it["url"] in card
+
+
+@pytest.mark.parametrize("type_, general", [("行政许可", True), ("行政确认", False), ("公共服务", False)])
+def test_general_procedure_only_where_a_statute_sets_one(type_, general):
+    card = item_card({"code": "X", "name": "某事项", "type": type_, "department": "某局"})
+    assert card["steps_general"] is general
+    assert card["steps"] == (GENERAL_STEPS[type_] if general else None)
+    own = item_card({"code": "X", "name": "某事项", "type": type_, "department": "某局", "steps": ["网上申请", "窗口领证"]})
+    assert own["steps"] == ["网上申请", "窗口领证"] and own["steps_general"] is False
+
+
+@pytest.mark.parametrize("question", ["今天天气怎么样", "给我讲个笑话", "附近有什么好吃的火锅"])
+def test_out_of_scope_is_not_found_with_where_to_go(assistant, question):
+    a = assistant.ask(question, "guangan")
+    assert a["status"] == "not_found" and a["item"] is None
+    assert any("12345" in w for w in a["not_found"]["where_to_go"])
+    assert len(a["candidates"]) >= 5  # present for every status
+    assert a["score"] < a["threshold"]
+
+
+def test_answer_shape(assistant):
+    a = assistant.ask("身份证丢了怎么办", "guangan")
+    assert {"status", "item", "candidates", "why", "score", "timings_ms"} <= set(a)
+    assert len(a["candidates"]) >= 5
+    assert all({"code", "name", "department", "score"} <= set(c) for c in a["candidates"])
+    scores = [c["score"] for c in a["candidates"]]
+    assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] <= scores[0] <= 1
+    assert {"embed", "search", "fuse", "compose", "total"} <= set(a["timings_ms"])
+    assert a["why"]["vocabulary"] or a["why"]["matched_terms"]
+
+
+@pytest.mark.parametrize("bad, why", [
+    ("", "empty"), ("   \n ", "empty"), ("？？？！！", "punctuation"), ("😀😀", "punctuation"),
+    ("怎么办" * 200, "500"), ("户口\x00登记", "control"), (None, "text"),
+])
+def test_bad_questions_are_refused_with_a_reason(bad, why):
+    with pytest.raises(BadQuestion, match=why):
+        check_question(bad)
+
+
+def test_unknown_catalogue(assistant):
+    with pytest.raises(UnknownCatalogue, match="guangan"):
+        assistant.ask("户口", "atlantis")

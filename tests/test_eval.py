@@ -1,0 +1,64 @@
+"""Evaluation sets and scoring."""
+
+from __future__ import annotations
+
+import pytest
+
+from eval.run import fit_calibration, load_set, score
+from index.search import Calibration
+
+
+@pytest.mark.parametrize("catalogue, at_least", [("guangan", 150), ("guangdong", 80)])
+def test_sets_are_large_enough_and_hold_a_part_out(catalogue, at_least):
+    rows = load_set(catalogue)
+    inscope = [r for r in rows if r["expect"] == "answer"]
+    assert len(inscope) >= at_least
+    assert all(r["gold"] and r["departments"] for r in inscope)
+    assert any(r["expect"] == "not_found" for r in rows)
+    held = load_set(catalogue, "heldout")
+    assert 0.25 <= len(held) / len(rows) <= 0.5
+    assert len({r["id"] for r in rows}) == len(rows)
+
+
+def test_questions_are_not_copies_of_item_names(assistant):
+    from store import db as store
+
+    for catalogue in ("guangan", "guangdong"):
+        names = {i["name"] for i in store.items(assistant.db, catalogue)}
+        copies = [r["question"] for r in load_set(catalogue) if r["question"] in names]
+        assert copies == []
+
+
+def _result(expect, gold, got, status, dept_ok=True):
+    return {"row": {"id": "x", "question": "q", "expect": expect, "gold": gold, "gold_names": [],
+                    "departments": ["D"] if expect == "answer" else []},
+            "answer": {"status": status, "score": 0.5, "timings_ms": {"total": 10.0},
+                       "candidates": [{"code": c, "name": c, "department": "D" if dept_ok else "E"} for c in got]},
+            "rank": next((i + 1 for i, c in enumerate(got) if c in gold), None),
+            "top_department": "D" if dept_ok else "E"}
+
+
+def test_score_counts_what_it_says():
+    results = [
+        _result("answer", ["a"], ["a", "b", "c"], "answer"),
+        _result("answer", ["c"], ["a", "b", "c"], "answer"),
+        _result("answer", ["z"], ["a", "b", "c"], "not_found", dept_ok=False),
+        _result("not_found", [], ["a"], "not_found"),
+        _result("not_found", [], ["a"], "answer"),
+    ]
+    s = score(results, "t", "dev", "hybrid")
+    assert s["item_hit@1"] == pytest.approx(1 / 3) and s["item_hit@3"] == pytest.approx(2 / 3)
+    assert s["mrr"] == pytest.approx((1 + 1 / 3) / 3)
+    assert s["department@1"] == pytest.approx(2 / 3)
+    assert s["not_found_recall"] == 0.5 and s["not_found_precision"] == 0.5
+    assert s["in_scope_wrongly_not_found"] == pytest.approx(1 / 3)
+    assert len(s["failures"]) == 3
+
+
+def test_calibration_is_fitted_on_dev_and_separates(assistant):
+    cal = fit_calibration(assistant, ["guangan"], split="dev")
+    assert 0 < cal.threshold < 1 and "dev" in cal.fitted_on
+    high = cal.probability({"dense": 0.93, "bm25": 2.5, "exact": 1.0})
+    low = cal.probability({"dense": 0.85, "bm25": 0.0, "exact": 0.0})
+    assert high > cal.threshold > low
+    assert isinstance(Calibration.load(), Calibration)
