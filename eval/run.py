@@ -73,7 +73,7 @@ def score(results: list[dict[str, Any]], catalogue: str, split: str, mode: str) 
                              "got": a["candidates"][0]["name"] if a["candidates"] else None,
                              "got_department": x["top_department"], "rank": x["rank"], "score": a["score"]})
     latencies = [x["answer"]["timings_ms"]["total"] for x in results]
-    return {
+    report = {
         "catalogue": catalogue, "split": split, "mode": mode,
         "questions": len(results), "in_scope": len(inscope), "out_of_scope": len(oos),
         "department@1": sum(1 for x in inscope if x["top_department"] in x["row"]["departments"]) / n,
@@ -89,6 +89,11 @@ def score(results: list[dict[str, Any]], catalogue: str, split: str, mode: str) 
         "failures": failures,
         "run_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if mode != "hybrid":
+        # the not-found calibration is fitted on hybrid evidence; on one list alone it means nothing
+        for k in ("answered_correctly", "not_found_precision", "not_found_recall", "in_scope_wrongly_not_found"):
+            report[k] = None
+    return report
 
 
 METRIC_ROWS = ["department@1", "item_hit@1", "item_hit@3", "item_hit@5", "mrr", "answered_correctly",
@@ -103,7 +108,8 @@ def format_reports(reports: list[dict[str, Any]]) -> str:
     lines = [f"catalogue {r0['catalogue']}, split {r0['split']}: {r0['in_scope']} in-scope, "
              f"{r0['out_of_scope']} out-of-scope questions", head]
     for m in METRIC_ROWS:
-        cells = "".join(f"{r[m]:>10.1f}" if m.startswith("latency") else f"{r[m]:>10.3f}" for r in reports)
+        cells = "".join(f"{'—':>10}" if r[m] is None else f"{r[m]:>10.1f}" if m.startswith("latency")
+                        else f"{r[m]:>10.3f}" for r in reports)
         lines.append(f"{m:28}{cells}")
     return "\n".join(lines)
 
