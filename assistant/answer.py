@@ -13,6 +13,7 @@ import time
 import unicodedata
 from typing import Any
 
+from assistant.clarify import ClarifyParams, build_clarify, close_group
 from index.embedder import Embedder
 from index.search import Candidate, Retriever, SearchResult
 from store import db as store
@@ -115,6 +116,7 @@ class Assistant:
         self._retrievers: dict[str, Retriever] = {}
         self._lock = threading.Lock()
         self._local = threading.local()  # one SQLite connection per thread
+        self.clarify_params = ClarifyParams()
 
     @property
     def db(self):
@@ -143,8 +145,12 @@ class Assistant:
         with self._lock:
             self._retrievers[name] = fresh
 
-    def ask(self, question: str, catalogue: str, mode: str = "hybrid") -> dict[str, Any]:
-        """One question → one answer dict (status answer | not_found)."""
+    def card(self, catalogue: str, code: str) -> dict[str, Any]:
+        return item_card(store.get_item(self.db, catalogue, code))
+
+    def ask(self, question: str, catalogue: str, mode: str = "hybrid", clarify: bool = True) -> dict[str, Any]:
+        """One question → one answer dict: status answer | clarify | not_found.
+        ``clarify=False`` always answers with the top candidate when confident."""
         t0 = time.perf_counter()
         text = check_question(question)
         meta = self.catalogue(catalogue)
@@ -154,8 +160,10 @@ class Assistant:
         cands = res.candidates
         top = cands[0] if cands else None
         confident = top is not None and top.score >= retriever.calibration.threshold
+        group = close_group(cands, self.clarify_params) if confident and clarify else cands[:1]
+        status = "not_found" if not confident else ("clarify" if len(group) > 1 else "answer")
         answer: dict[str, Any] = {
-            "status": "answer" if confident else "not_found",
+            "status": status,
             "question": text,
             "catalogue": catalogue,
             "score": round(top.score, 4) if top else 0.0,
@@ -164,9 +172,10 @@ class Assistant:
             "candidates": [c.public() for c in cands[:5]],
             "why": why_block(res, top),
         }
-        if confident:
-            item = store.get_item(self.db, catalogue, top.code)
-            answer["item"] = item_card(item)
+        if status == "answer":
+            answer["item"] = self.card(catalogue, top.code)
+        elif status == "clarify":
+            answer["clarify"] = build_clarify(group)
         else:
             near = [c for c in cands if c.score >= retriever.calibration.threshold / 2]
             answer["not_found"] = not_found_block(meta, near)
@@ -179,6 +188,12 @@ class Assistant:
 def render_card(answer: dict[str, Any]) -> str:
     """A short readable card in Chinese for the terminal."""
     lines: list[str] = []
+    if answer["status"] == "clarify":
+        cl = answer["clarify"]
+        lines.append(cl["prompt"])
+        lines += [f"  {i}. {o['label']}（{o['department']}）" for i, o in enumerate(cl["options"], start=1)]
+        lines.append("请回复序号或直接说明，例如“1”或“我是……”。")
+        return "\n".join(lines)
     if answer["status"] == "not_found":
         nf = answer["not_found"]
         lines.append(nf["message"])

@@ -107,6 +107,13 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         pk=("catalogue", "code"), if_not_exists=True,
     )
     db["items"].create_index(["catalogue", "department"], if_not_exists=True)
+    # Questions nobody could answer, for quality staff and for growing the vocabulary.
+    # Stored already masked (ID-card and phone numbers): see assistant.privacy.
+    db["unanswered"].create(
+        {"id": int, "at": str, "catalogue": str, "kind": str, "question": str,
+         "candidates": str, "session_id": str},
+        pk="id", if_not_exists=True,
+    )
 
 
 def item_hash(item: dict[str, Any]) -> str:
@@ -215,3 +222,21 @@ def catalogues(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 def get_catalogue(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
     return next((c for c in catalogues(db) if c["name"] == name), None)
+
+
+def log_unanswered(db: sqlite_utils.Database, catalogue: str, kind: str, question: str,
+                   candidates: list[dict[str, Any]], session_id: str | None = None) -> None:
+    """``kind``: not_found | abandoned_clarify. ``question`` must already be masked."""
+    with db.atomic():
+        db["unanswered"].insert({
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "catalogue": catalogue,
+            "kind": kind, "question": question,
+            "candidates": json.dumps(candidates, ensure_ascii=False), "session_id": session_id,
+        })
+
+
+def unanswered(db: sqlite_utils.Database, catalogue: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    where, args = ("where catalogue = ?", [catalogue]) if catalogue else ("", [])
+    rows = db.query(f"select * from unanswered {where} order by id desc limit ?", [*args, limit])
+    return [{**r, "candidates": json.loads(r["candidates"] or "[]")} for r in rows]
+

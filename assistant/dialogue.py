@@ -1,0 +1,191 @@
+"""Conversations: clarify choices, follow-ups about the current item, expiry.
+
+The library keeps each session's state (current item, pending clarify) keyed
+by a session id, so the terminal chat and the HTTP API share one code path.
+
+    >>> d = Dialogue(assistant)                              # doctest: +SKIP
+    >>> r = d.turn(None, "我想考驾照", "guangdong")            # doctest: +SKIP
+    >>> r["status"], r["session_id"]                          # doctest: +SKIP
+    ('clarify', '3f…')
+    >>> d.turn(r["session_id"], "我是外国人", "guangdong")       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.answer import FIELD_LABELS, NOT_IN_CATALOGUE, Assistant, check_question
+from assistant.clarify import choose
+from assistant.privacy import mask
+from store import db as store
+
+# Follow-up intents: which guide fields answer "要带什么材料", "在哪里办" …
+# Order matters: the first intent whose words occur wins.
+FOLLOW_UPS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+    ("materials", ("materials",), ("材料", "带什么", "带啥", "准备什么", "准备啥", "要什么证件", "什么证件", "资料")),
+    ("fee", ("fee",), ("要钱", "收费", "费用", "多少钱", "花钱", "免费", "交钱")),
+    ("time", ("time_limit_promised", "time_limit_legal"), ("多久", "多长时间", "几天", "时限", "多少天", "办好", "什么时候能", "多快")),
+    ("phone", ("phone", "complaint_phone"), ("电话", "联系方式", "怎么联系", "热线")),
+    ("online", ("online", "online_booking", "platform"), ("网上", "线上", "网办", "手机上", "不用跑", "网上办")),
+    ("place", ("place", "office_hours"), ("在哪", "哪里办", "去哪", "地址", "几楼", "窗口", "地点", "在什么地方", "哪儿")),
+    ("conditions", ("conditions",), ("条件", "资格", "符合", "能不能办", "谁可以")),
+    ("steps", ("steps",), ("流程", "步骤", "怎么办理", "程序", "手续", "怎么弄", "怎么办")),
+    ("department", ("department",), ("哪个部门", "什么部门", "谁管", "哪个单位")),
+]
+# What may stand beside intent words in a follow-up ("那这个要带什么材料呢").
+_FOLLOW_FILLER = re.compile(r"[这那个它该此事项业务要需得请问呢吗呀啊吧的了么我都还有和是去能可以些什么啥办理一下，。？！?!,. ]")
+
+
+@dataclass
+class Session:
+    id: str
+    catalogue: str
+    last: float = field(default_factory=time.monotonic)
+    item_code: str | None = None
+    pending: dict[str, Any] | None = None  # the clarify block awaiting a choice
+    pending_question: str | None = None
+    pending_candidates: list[dict[str, Any]] | None = None
+
+
+def follow_up_intent(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """(intent, fields) when ``text`` only asks about the current item; None when
+    it brings a new topic ("那身份证丢了呢" → None: a new search)."""
+    for intent, fields, words in FOLLOW_UPS:
+        hit = [w for w in words if w in text]
+        if not hit:
+            continue
+        rest = text
+        for _, _, ws in FOLLOW_UPS:
+            for w in ws:
+                rest = rest.replace(w, "")
+        if len(_FOLLOW_FILLER.sub("", rest)) <= 1:
+            return intent, fields
+        return None
+    return None
+
+
+def follow_up_answer(item: dict[str, Any], intent: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The asked-for field(s) of the current item, or an honest "not registered"
+    with the official link."""
+    values = {f: item.get(f) for f in fields}
+    found = {f: v for f, v in values.items() if v}
+    if found:
+        parts = []
+        for f, v in found.items():
+            if f == "materials":
+                v = "；".join(m["name"] + (f"（{m['note']}）" if m.get("note") else "") for m in v)
+            elif f == "steps":
+                v = " → ".join(v) + (f"（一般流程，依据{item['steps_basis']}）" if item.get("steps_general") else "")
+            parts.append(f"{FIELD_LABELS.get(f, '办理部门' if f == 'department' else f)}：{v}")
+        text = "；".join(parts)
+    else:
+        text = f"{NOT_IN_CATALOGUE}，请以官方办事指南为准" + (f"：{item['url']}" if item.get("url") else "")
+    return {"field": intent, "fields": list(fields), "found": bool(found), "text": text,
+            "values": values, "url": item.get("url")}
+
+
+class Dialogue:
+    """Sessions over an ``Assistant``. Idle sessions expire (kiosk privacy); the
+    number of sessions is bounded (oldest dropped first)."""
+
+    def __init__(self, assistant: Assistant, idle_seconds: float = 300, max_sessions: int = 1000):
+        self.assistant = assistant
+        self.idle_seconds = idle_seconds
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ sessions --
+    def _expire(self, now: float) -> None:
+        for sid in [s for s, sess in self._sessions.items() if now - sess.last > self.idle_seconds]:
+            self._abandon(self._sessions.pop(sid))
+        while len(self._sessions) > self.max_sessions:
+            _, sess = self._sessions.popitem(last=False)
+            self._abandon(sess)
+
+    def _abandon(self, sess: Session) -> None:
+        if sess.pending:
+            self.log(sess.catalogue, "abandoned_clarify", sess.pending_question or "", sess.pending_candidates or [],
+                     sess.id)
+
+    def session(self, session_id: str | None, catalogue: str) -> Session:
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            sess = self._sessions.get(session_id) if session_id else None
+            if sess is None or sess.catalogue != catalogue:
+                sess = Session(id=secrets.token_hex(16), catalogue=catalogue)
+                self._sessions[sess.id] = sess
+            sess.last = now
+            self._sessions.move_to_end(sess.id)
+            return sess
+
+    def has(self, session_id: str) -> bool:
+        with self._lock:
+            self._expire(time.monotonic())
+            return session_id in self._sessions
+
+    def end(self, session_id: str) -> None:
+        with self._lock:
+            sess = self._sessions.pop(session_id, None)
+        if sess:
+            self._abandon(sess)
+
+    # ---------------------------------------------------------------- turns --
+    def turn(self, session_id: str | None, text: str, catalogue: str) -> dict[str, Any]:
+        """One user message → one reply (status answer | clarify | not_found | follow_up)."""
+        text = check_question(text)
+        self.assistant.catalogue(catalogue)
+        sess = self.session(session_id, catalogue)
+        if sess.pending:
+            picked = choose(text, sess.pending["options"])
+            if len(picked) == 1:
+                sess.pending = None
+                return self._answer_item(sess, picked[0]["code"], text, chosen=picked[0])
+            if len(picked) > 1:
+                sess.pending = {**sess.pending, "options": picked}
+                return self._reply(sess, {"status": "clarify", "question": text, "catalogue": catalogue,
+                                          "item": None, "clarify": sess.pending, "candidates": [], "score": None})
+            self._abandon(sess)  # a new question instead of a choice
+            sess.pending = None
+        if sess.item_code:
+            intent = follow_up_intent(text)
+            if intent:
+                item = self.assistant.card(catalogue, sess.item_code)
+                return self._reply(sess, {"status": "follow_up", "question": text, "catalogue": catalogue,
+                                          "item": item, "follow_up": follow_up_answer(item, *intent),
+                                          "candidates": [], "score": None})
+        answer = self.assistant.ask(text, catalogue)
+        if answer["status"] == "answer":
+            sess.item_code = answer["item"]["code"]
+        elif answer["status"] == "clarify":
+            sess.pending = answer["clarify"]
+            sess.pending_question = text
+            sess.pending_candidates = answer["candidates"]
+        else:
+            sess.item_code = None
+            self.log(catalogue, "not_found", text, answer["candidates"], sess.id)
+        return self._reply(sess, answer)
+
+    def _answer_item(self, sess: Session, code: str, text: str, chosen: dict[str, Any]) -> dict[str, Any]:
+        sess.item_code = code
+        item = self.assistant.card(sess.catalogue, code)
+        return self._reply(sess, {"status": "answer", "question": text, "catalogue": sess.catalogue,
+                                  "item": item, "chosen": chosen, "candidates": [], "score": None})
+
+    @staticmethod
+    def _reply(sess: Session, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "session_id": sess.id}
+
+    # ------------------------------------------------------------------ log --
+    def log(self, catalogue: str, kind: str, question: str, candidates: list[dict[str, Any]],
+            session_id: str | None) -> None:
+        store.log_unanswered(self.assistant.db, catalogue=catalogue, kind=kind, question=mask(question),
+                             candidates=[{k: c.get(k) for k in ("code", "name", "department", "score")}
+                                         for c in candidates[:5]], session_id=session_id)
