@@ -31,13 +31,14 @@ FOLLOW_UPS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("materials", ("materials",), ("材料", "带什么", "带啥", "准备什么", "准备啥", "要什么证件", "什么证件", "资料")),
     ("fee", ("fee",), ("要钱", "收费", "费用", "多少钱", "花钱", "免费", "交钱")),
     ("time", ("time_limit_promised", "time_limit_legal"), ("多久", "多长时间", "几天", "时限", "多少天", "办好", "什么时候能", "多快")),
-    ("phone", ("phone", "complaint_phone"), ("电话", "联系方式", "怎么联系", "热线")),
+    ("phone", ("phone", "complaint_phone"), ("咨询电话", "投诉电话", "联系电话", "电话", "联系方式", "怎么联系", "热线")),
     ("online", ("online", "online_booking", "platform"), ("网上", "线上", "网办", "手机上", "不用跑", "网上办")),
     ("place", ("place", "office_hours"), ("在哪", "哪里办", "去哪", "地址", "几楼", "窗口", "地点", "在什么地方", "哪儿")),
     ("conditions", ("conditions",), ("条件", "资格", "符合", "能不能办", "谁可以")),
     ("steps", ("steps",), ("流程", "步骤", "怎么办理", "程序", "手续", "怎么弄", "怎么办")),
     ("department", ("department",), ("哪个部门", "什么部门", "谁管", "哪个单位")),
 ]
+_ALL_WORDS = sorted({w for _, _, ws in FOLLOW_UPS for w in ws}, key=len, reverse=True)  # longest first
 # What may stand beside intent words in a follow-up ("那这个要带什么材料呢").
 _FOLLOW_FILLER = re.compile(r"[这那个它该此事项业务要需得请问呢吗呀啊吧的了么我都还有和是去能可以些什么啥办理一下，。？！?!,. ]")
 
@@ -53,20 +54,18 @@ class Session:
     pending_candidates: list[dict[str, Any]] | None = None
 
 
-def follow_up_intent(text: str) -> tuple[str, tuple[str, ...]] | None:
-    """(intent, fields) when ``text`` only asks about the current item; None when
-    it brings a new topic ("那身份证丢了呢" → None: a new search)."""
+def follow_up_intent(text: str, new_topic=lambda rest: len(rest) > 1) -> tuple[str, tuple[str, ...]] | None:
+    """(intent, fields) when ``text`` asks about the current item; None when it
+    brings a new topic ("那身份证丢了呢" → None: a new search). ``new_topic``
+    judges what is left once the intent and filler words are taken out."""
     for intent, fields, words in FOLLOW_UPS:
-        hit = [w for w in words if w in text]
-        if not hit:
+        if not any(w in text for w in words):
             continue
         rest = text
-        for _, _, ws in FOLLOW_UPS:
-            for w in ws:
-                rest = rest.replace(w, "")
-        if len(_FOLLOW_FILLER.sub("", rest)) <= 1:
-            return intent, fields
-        return None
+        for w in _ALL_WORDS:
+            rest = rest.replace(w, "")
+        rest = _FOLLOW_FILLER.sub("", rest)
+        return None if rest and new_topic(rest) else (intent, fields)
     return None
 
 
@@ -155,9 +154,9 @@ class Dialogue:
             self._abandon(sess)  # a new question instead of a choice
             sess.pending = None
         if sess.item_code:
-            intent = follow_up_intent(text)
+            item = self.assistant.card(catalogue, sess.item_code)
+            intent = follow_up_intent(text, lambda rest: self._names_other_thing(catalogue, rest, item))
             if intent:
-                item = self.assistant.card(catalogue, sess.item_code)
                 return self._reply(sess, {"status": "follow_up", "question": text, "catalogue": catalogue,
                                           "item": item, "follow_up": follow_up_answer(item, *intent),
                                           "candidates": [], "score": None})
@@ -172,6 +171,13 @@ class Dialogue:
             sess.item_code = None
             self.log(catalogue, "not_found", text, answer["candidates"], sess.id)
         return self._reply(sess, answer)
+
+    def _names_other_thing(self, catalogue: str, rest: str, item: dict[str, Any]) -> bool:
+        """Does ``rest`` name something the catalogue knows (an item-name word) that
+        the current item's name does not? "那护照呢" does; "多久能批下来" does not."""
+        retriever = self.assistant.retriever(catalogue)
+        words = [w for w in retriever.tokenizer.tokens(rest) if len(w) >= 2 and w in retriever.bm25.vocab_dict]
+        return any(w not in item["name"] and w not in (item.get("parent_name") or "") for w in words)
 
     def _answer_item(self, sess: Session, code: str, text: str, chosen: dict[str, Any]) -> dict[str, Any]:
         sess.item_code = code

@@ -62,3 +62,25 @@ def test_calibration_is_fitted_on_dev_and_separates(assistant):
     low = cal.probability({"dense": 0.85, "bm25": 0.0, "exact": 0.0})
     assert high > cal.threshold > low
     assert isinstance(Calibration.load(), Calibration)
+
+
+def test_dialogue_eval_and_the_written_reports(assistant, tmp_path):
+    from assistant.dialogue import Dialogue
+    from eval.report import write_reports
+    from eval.run import evaluate, evaluate_dialogues, load_dialogues
+
+    convs = load_dialogues("guangdong")
+    assert len(convs) >= 10 and all(2 <= len(c["turns"]) <= 5 for c in convs)
+    d = evaluate_dialogues(Dialogue(assistant), "guangdong")
+    assert d["conversations"] == len(convs) and d["follow_up_turns"] >= 20
+    assert 0 <= d["follow_up_accuracy"] <= 1
+    report = evaluate(assistant, "guangdong", split="heldout")
+    assert 0 <= report["clarify_rate"] <= 1 and report["accuracy_after_clarify"] >= report["answered_directly_right"]
+    depts = report["departments"]
+    assert sum(t["questions"] for t in depts) == report["in_scope"]
+    paths = write_reports([report], [d], tmp_path)
+    names = {p.name for p in paths}
+    assert {"report.json", "report.md", "guangdong-departments.png"} <= names
+    assert (tmp_path / "guangdong-departments.png").read_bytes()[:4] == b"\x89PNG"
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "clarify_rate" in md and depts[0]["department"] in md and "follow-up accuracy" in md

@@ -4,6 +4,7 @@
     wenban import guangan data/catalogues/guangan/bszl-data.json --format guangan
     wenban index guangan
     wenban ask "孩子刚出生怎么上户口" --catalogue guangan --json
+    wenban chat --catalogue guangdong
     wenban eval --catalogue guangan --compare
     wenban serve --port 8000
 """
@@ -131,32 +132,84 @@ def cmd_ask(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_eval(args, settings: Settings) -> int:
-    from assistant.answer import Assistant
-    from eval.run import MODES, evaluate, fit_calibration, format_reports, save_calibration
+def render_turn(reply: dict[str, Any]) -> str:
+    from assistant.answer import render_card
+
+    if reply["status"] == "follow_up":
+        return reply["follow_up"]["text"]
+    return render_card(reply)
+
+
+def cmd_chat(args, settings: Settings) -> int:
+    """A conversation in the terminal: one message a line, an empty line or EOF ends it."""
+    from assistant.answer import Assistant, BadQuestion
+    from assistant.dialogue import Dialogue
 
     assistant = Assistant(settings, log=_log)
+    assistant.catalogue(args.catalogue)
+    dialogue = Dialogue(assistant, idle_seconds=args.idle)
+    sid = None
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"问办 · {args.catalogue}：请说出您要办的事（空行退出）")
+    while True:
+        if interactive:
+            print("> ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line or not line.strip():
+            break
+        try:
+            reply = dialogue.turn(sid, line.strip(), args.catalogue)
+        except BadQuestion as e:
+            print(f"（{e}）", flush=True)
+            continue
+        if sid and reply["session_id"] != sid:
+            print("（会话已超时，已重新开始）")
+        sid = reply["session_id"]
+        print(render_turn(reply), flush=True)
+        print(flush=True)
+    if sid:
+        dialogue.end(sid)
+    return 0
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from assistant.answer import Assistant
+    from assistant.dialogue import Dialogue
+    from eval.report import write_reports
+    from eval.run import (MODES, evaluate, evaluate_dialogues, fit_calibration, format_reports,
+                          save_calibration)
+
+    assistant = Assistant(settings, log=_log)
+    cats = args.catalogue or list(bundled())
     if args.calibrate:
-        cats = args.catalogue or [c for c in bundled()]
         cal = fit_calibration(assistant, cats, split="dev")
         save_calibration(cal)
         print(f"calibration: threshold {cal.threshold}, weights {cal.weights} ({cal.fitted_on})")
         for cat in cats:
             assistant.retriever(cat).calibration = cal
-    all_reports = []
-    for cat in args.catalogue or list(bundled()):
+    all_reports, dialogues = [], []
+    dialogue = Dialogue(assistant)
+    for cat in cats:
         modes = MODES if args.compare else ("hybrid",)
         reports = [evaluate(assistant, cat, split=args.split, mode=m) for m in modes]
         all_reports += reports
         print(format_reports(reports))
+        d = evaluate_dialogues(dialogue, cat)
+        if d["conversations"]:
+            dialogues.append(d)
+            print(f"{'follow_up_accuracy':28}{d['follow_up_accuracy']:>10.3f}   "
+                  f"({d['follow_up_turns']} follow-up turns in {d['conversations']} conversations)")
         if args.failures:
             for f in reports[-1]["failures"]:
                 print(f"  ✗ {f['id']} {f['question']} → {f['status']} {f['got']} ({f['got_department']}), "
                       f"gold {f['gold']}, rank {f['rank']}, score {f['score']}")
+            for f in d["failures"]:
+                print(f"  ✗ {f['id']} {f['say']} → {f['status']}, expected {f['expected']}")
         print()
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(all_reports, ensure_ascii=False, indent=2))
+    out_dir = Path(args.report) if args.report else settings.home / "eval" / "latest"
+    for path in write_reports(all_reports, dialogues, out_dir):
+        _log(f"wrote {path}")
     return 0
 
 
@@ -208,13 +261,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--jsonl", action="store_true", help="read questions from stdin, one JSON answer a line")
     s.set_defaults(func=cmd_ask)
 
+    s = sub.add_parser("chat", help="a conversation in the terminal (clarify, follow-ups)")
+    s.add_argument("--catalogue", "-c", required=True)
+    s.add_argument("--idle", type=float, default=300, help="seconds of silence before the session resets")
+    s.set_defaults(func=cmd_chat)
+
     s = sub.add_parser("eval", help="score answers on the evaluation sets")
     s.add_argument("--catalogue", "-c", action="append", help="catalogue(s); default: the bundled ones")
     s.add_argument("--split", default="heldout", choices=["dev", "heldout", "all"])
     s.add_argument("--compare", action="store_true", help="BM25-only, dense-only and hybrid side by side")
     s.add_argument("--failures", action="store_true", help="list every question answered wrongly")
     s.add_argument("--calibrate", action="store_true", help="refit data/calibration.json on the dev split first")
-    s.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
+    s.add_argument("--report", metavar="DIR", help="where report.json, report.md and the plots go "
+                   "(default: $WENBAN_HOME/eval/latest)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("catalogues", help="list the catalogues in the store")

@@ -1,0 +1,152 @@
+"""Clarifying questions, option choice, follow-ups, sessions, the unanswered log."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import dialogue as dialogue_mod
+from assistant.clarify import choose, labels
+from assistant.dialogue import Dialogue, follow_up_intent
+from assistant.privacy import mask
+from store import db as store
+
+
+@pytest.fixture
+def dialogue(assistant):
+    return Dialogue(assistant)
+
+
+def test_labels_come_from_what_differs():
+    assert labels(["户口登记", "户口注销", "户口恢复"]) == ["登记", "注销", "恢复"]
+    assert labels(["机动车驾驶证初次申领(大陆居民申领摩托车准驾车型)",
+                   "机动车驾驶证初次申领(外国人申领小型汽车准驾车型)"]) == \
+        ["大陆居民申领摩托车准驾车型", "外国人申领小型汽车准驾车型"]
+    # the same name at two departments: the department tells them apart
+    assert labels(["某许可", "某许可"], ["广州市规划和自然资源局", "广州空港经济区管理委员会"]) == \
+        ["广州市规划和自然资源局", "广州空港经济区管理委员会"]
+
+
+OPTIONS = [{"label": lab, "code": str(i), "name": lab, "department": "广州市公安局"}
+           for i, lab in enumerate(["大陆居民申领小型汽车准驾车型", "外国人申领小型汽车准驾车型",
+                                    "外国人申领摩托车准驾车型", "港澳台居民申领摩托车准驾车型"], start=1)]
+
+
+@pytest.mark.parametrize("reply, codes", [
+    ("2", ["2"]), ("第三个", ["3"]), ("选1", ["1"]), ("9", []),
+    ("外国人申领摩托车准驾车型", ["3"]),
+    ("我是外国人", ["2", "3"]),          # two fit: ask again between them
+    ("港澳台居民", ["4"]),
+    ("今天天气怎么样", []),              # not an answer to the question
+])
+def test_choice_by_number_label_or_words(reply, codes):
+    assert [o["code"] for o in choose(reply, OPTIONS)] == codes
+
+
+def test_clarify_then_choose_in_words_then_follow_up(dialogue):
+    r = dialogue.turn(None, "我想考驾照", "guangdong")
+    assert r["status"] == "clarify"
+    opts = r["clarify"]["options"]
+    assert 2 <= len(opts) <= 6 and len({o["label"] for o in opts}) == len(opts)
+    assert "机动车驾驶证初次申领" in r["clarify"]["prompt"]
+    sid = r["session_id"]
+    r = dialogue.turn(sid, "我是外国人", "guangdong")
+    if r["status"] == "clarify":  # several foreigner variants: narrowed, asked again
+        assert all("外国人" in o["label"] for o in r["clarify"]["options"])
+        r = dialogue.turn(sid, "小型汽车", "guangdong")
+    assert r["status"] == "answer" and "外国人" in r["item"]["name"]
+    r = dialogue.turn(sid, "要带什么材料", "guangdong")
+    assert r["status"] == "follow_up" and r["follow_up"]["field"] == "materials"
+    assert r["follow_up"]["values"]["materials"] == r["item"]["materials"]
+
+
+def test_choice_by_number_resolves_to_that_item(dialogue):
+    r = dialogue.turn(None, "我想考驾照", "guangdong")
+    second = r["clarify"]["options"][1]
+    r = dialogue.turn(r["session_id"], "2", "guangdong")
+    assert r["status"] == "answer" and r["item"]["code"] == second["code"]
+    assert r["chosen"] == second
+
+
+def test_a_clear_winner_is_answered_without_asking(dialogue):
+    for q, cat in [("办狗证要去哪里", "guangan"), ("我想申请低保", "guangan"), ("执业药师首次注册怎么办", "guangdong")]:
+        assert dialogue.turn(None, q, cat)["status"] == "answer", q
+
+
+@pytest.mark.parametrize("say, field", [
+    ("要带什么材料", "materials"), ("在哪里办", "place"), ("几楼", "place"), ("多久能办好", "time"),
+    ("电话多少", "phone"), ("要钱吗", "fee"), ("流程是怎样的", "steps"), ("网上能办吗", "online"),
+])
+def test_follow_ups_answer_from_the_record(dialogue, say, field):
+    r = dialogue.turn(None, "执业药师首次注册怎么办", "guangdong")
+    code = r["item"]["code"]
+    r = dialogue.turn(r["session_id"], say, "guangdong")
+    assert r["status"] == "follow_up" and r["follow_up"]["field"] == field
+    assert r["item"]["code"] == code
+    record = store.get_item(dialogue.assistant.db, "guangdong", code)
+    for f, v in r["follow_up"]["values"].items():
+        if f != "steps":  # steps may be the labelled general procedure
+            assert v == record[f]
+
+
+def test_a_field_the_record_lacks_is_said_to_be_missing_with_the_link(dialogue):
+    r = dialogue.turn(None, "办狗证要去哪里", "guangan")
+    r = dialogue.turn(r["session_id"], "要带什么材料", "guangan")
+    fu = r["follow_up"]
+    assert not fu["found"] and "目录中未登记该信息" in fu["text"] and r["item"]["url"] in fu["text"]
+
+
+def test_a_new_topic_starts_a_new_search(dialogue):
+    r = dialogue.turn(None, "办狗证要去哪里", "guangan")
+    r = dialogue.turn(r["session_id"], "那身份证丢了呢", "guangan")
+    assert r["status"] in ("answer", "clarify")
+    names = [r["item"]["name"]] if r["status"] == "answer" else [o["name"] for o in r["clarify"]["options"]]
+    assert any("身份证" in n for n in names)
+
+
+def test_follow_up_intent_needs_nothing_else_named():
+    assert follow_up_intent("那这个要带什么材料呢")[0] == "materials"
+    assert follow_up_intent("那身份证丢了怎么办", new_topic=lambda rest: "身份证" in rest) is None
+    assert follow_up_intent("你好") is None
+
+
+def test_sessions_expire_and_log_an_abandoned_clarify(assistant, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(dialogue_mod.time, "monotonic", lambda: clock[0])
+    d = Dialogue(assistant, idle_seconds=60)
+    before = len(store.unanswered(assistant.db, "guangdong"))
+    r = d.turn(None, "我想考驾照", "guangdong")
+    assert r["status"] == "clarify"
+    clock[0] += 61
+    assert not d.has(r["session_id"])
+    r2 = d.turn(r["session_id"], "2", "guangdong")  # the old session is gone: "2" is a new question
+    assert r2["session_id"] != r["session_id"]
+    log = store.unanswered(assistant.db, "guangdong")
+    assert len(log) > before and any(e["kind"] == "abandoned_clarify" and e["question"] == "我想考驾照"
+                                     for e in log)
+
+
+def test_sessions_are_bounded(assistant):
+    d = Dialogue(assistant, max_sessions=2)
+    ids = [d.turn(None, "办狗证要去哪里", "guangan")["session_id"] for _ in range(3)]
+    assert not d.has(ids[0]) and d.has(ids[1]) and d.has(ids[2])
+
+
+def test_not_found_is_logged_with_numbers_masked(dialogue):
+    q = "我是511602199001011234，手机13812345678，推荐一部好看的电影"
+    r = dialogue.turn(None, q, "guangan")
+    assert r["status"] == "not_found"
+    entry = store.unanswered(dialogue.assistant.db, "guangan", limit=1)[0]
+    assert entry["kind"] == "not_found" and entry["session_id"] == r["session_id"]
+    assert "511602199001011234" not in entry["question"] and "13812345678" not in entry["question"]
+    assert "5116**********1234" in entry["question"] and "138****5678" in entry["question"]
+    assert len(entry["candidates"]) == 5
+
+
+@pytest.mark.parametrize("text, want", [
+    ("身份证51160219900101123X", "身份证5116**********123X"),
+    ("旧证511602900101123", "旧证5116*******1123"),
+    ("座机0826-2345678", "座机0826-****5678"),
+    ("事项编码11440000006939756B2440101007000", "事项编码11440000006939756B2440101007000"),
+])
+def test_mask(text, want):
+    assert mask(text) == want
