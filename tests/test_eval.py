@@ -35,6 +35,7 @@ def _result(expect, gold, got, status, dept_ok=True):
             "answer": {"status": status, "score": 0.5, "timings_ms": {"total": 10.0},
                        "candidates": [{"code": c, "name": c, "department": "D" if dept_ok else "E"} for c in got]},
             "rank": next((i + 1 for i, c in enumerate(got) if c in gold), None),
+            "final": got[0] if status == "answer" else None,
             "top_department": "D" if dept_ok else "E"}
 
 
@@ -52,6 +53,7 @@ def test_score_counts_what_it_says():
     assert s["department@1"] == pytest.approx(2 / 3)
     assert s["not_found_recall"] == 0.5 and s["not_found_precision"] == 0.5
     assert s["in_scope_wrongly_not_found"] == pytest.approx(1 / 3)
+    assert s["answered_directly_right"] == pytest.approx(1 / 3) and s["clarify_rate"] == 0
     assert len(s["failures"]) == 3
 
 
