@@ -2,7 +2,8 @@
 
     uvicorn api.app:app          # or: wenban serve
 
-Routes now: ``GET /healthz``, ``GET /readyz``, ``POST /api/v1/ask``,
+Routes now: ``GET /healthz``, ``GET /readyz``, ``POST /api/v1/ask`` (a turn of a
+conversation: pass back ``session_id`` for clarify choices and follow-ups),
 ``GET /api/v1/catalogues``, ``GET /api/v1/items/{catalogue}/{code}``, and a
 plain question page at ``/``.
 """
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, UnknownCatalogue
+from assistant.dialogue import Dialogue
 from store import db as store
 from wenban.config import Settings
 
@@ -27,18 +29,25 @@ PAGE = Path(__file__).resolve().parent / "kiosk.html"
 class AskRequest(BaseModel):
     question: str = Field(..., max_length=MAX_QUESTION_CHARS * 2, examples=["孩子刚出生怎么上户口"])
     catalogue: str = Field(..., examples=["guangan"])
+    session_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$",
+                                   description="from an earlier answer; an expired one starts a new session")
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(title="wenban 问办", version="0.1.0",
                   description="Answers from the official catalogue of government service items.")
-    state: dict[str, Any] = {"assistant": assistant}
+    state: dict[str, Any] = {"assistant": assistant, "dialogue": None}
 
     def get_assistant() -> Assistant:
         if state["assistant"] is None:
             state["assistant"] = Assistant(settings)
         return state["assistant"]
+
+    def get_dialogue() -> Dialogue:
+        if state["dialogue"] is None:
+            state["dialogue"] = Dialogue(get_assistant())
+        return state["dialogue"]
 
     @app.on_event("startup")
     def _warm() -> None:
@@ -61,7 +70,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     @app.post("/api/v1/ask")
     async def ask(req: AskRequest) -> dict[str, Any]:
         try:
-            return await run_in_threadpool(get_assistant().ask, req.question, req.catalogue)
+            return await run_in_threadpool(get_dialogue().turn, req.session_id, req.question, req.catalogue)
         except BadQuestion as e:
             raise HTTPException(422, str(e)) from None
         except UnknownCatalogue as e:

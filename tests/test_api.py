@@ -27,7 +27,19 @@ def test_ask_returns_the_cli_json(client):
     assert body["status"] == "answer" and body["item"]["department"] == "区公安分局"
 
 
+def test_a_conversation_goes_through_the_same_endpoint(client):
+    r = client.post("/api/v1/ask", json={"question": "我想考驾照", "catalogue": "guangdong"}).json()
+    assert r["status"] == "clarify"
+    r = client.post("/api/v1/ask", json={"question": "1", "catalogue": "guangdong",
+                                         "session_id": r["session_id"]}).json()
+    assert r["status"] == "answer"
+    r = client.post("/api/v1/ask", json={"question": "要带什么材料", "catalogue": "guangdong",
+                                         "session_id": r["session_id"]}).json()
+    assert r["status"] == "follow_up" and r["follow_up"]["field"] == "materials"
+
+
 @pytest.mark.parametrize("payload, code", [
+    ({"question": "户口", "catalogue": "guangan", "session_id": "not-a-session"}, 422),
     ({"question": "", "catalogue": "guangan"}, 422),
     ({"question": "？？", "catalogue": "guangan"}, 422),
     ({"question": "户口", "catalogue": "atlantis"}, 404),
