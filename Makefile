@@ -14,7 +14,7 @@ PORT    ?= 8000
 TORCH   := torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test setup install bench eval clean
+.PHONY: run test setup install browser bench eval clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,7 +32,13 @@ setup: install
 run: setup
 	$(BIN)/wenban serve --host $(HOST) --port $(PORT)
 
-test: setup
+# The browser tests drive Debian's chromium (Playwright's own browser download
+# does not work here) and need a CJK font to render the pages; CI runs as root.
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; }
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 eval: setup

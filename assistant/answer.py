@@ -185,6 +185,24 @@ class Assistant:
         return answer
 
 
+def spoken_answer(item: dict[str, Any]) -> str:
+    """The short 口径 an operator reads out: only what the record holds, the rest
+    sent to the official guide."""
+    parts = [f"您好，您咨询的“{item['name']}”由{item['department']}办理"]
+    if item.get("place"):
+        parts.append(f"办理地点是{item['place']}")
+    if item.get("materials"):
+        parts.append("需要准备：" + "、".join(m["name"] for m in item["materials"]))
+    limit = item.get("time_limit_promised") or item.get("time_limit_legal")
+    if limit:
+        parts.append(f"承诺时限{limit}" if item.get("time_limit_promised") else f"法定时限{limit}")
+    if item.get("phone"):
+        parts.append(f"咨询电话{item['phone']}")
+    text = "，".join(parts) + "。"
+    text += "具体以官方办事指南为准" + (f"：{item['url']}" if item.get("url") else "") + "。"
+    return text
+
+
 def render_card(answer: dict[str, Any]) -> str:
     """A short readable card in Chinese for the terminal."""
     lines: list[str] = []

@@ -107,6 +107,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         pk=("catalogue", "code"), if_not_exists=True,
     )
     db["items"].create_index(["catalogue", "department"], if_not_exists=True)
+    db["feedback"].create(
+        {"id": int, "at": str, "session_id": str, "catalogue": str, "answer_code": str,
+         "helpful": int, "comment": str},
+        pk="id", if_not_exists=True,
+    )
     # Questions nobody could answer, for quality staff and for growing the vocabulary.
     # Stored already masked (ID-card and phone numbers): see assistant.privacy.
     db["unanswered"].create(
@@ -239,4 +244,50 @@ def unanswered(db: sqlite_utils.Database, catalogue: str | None = None, limit: i
     where, args = ("where catalogue = ?", [catalogue]) if catalogue else ("", [])
     rows = db.query(f"select * from unanswered {where} order by id desc limit ?", [*args, limit])
     return [{**r, "candidates": json.loads(r["candidates"] or "[]")} for r in rows]
+
+
+def add_feedback(db: sqlite_utils.Database, session_id: str, answer_code: str, helpful: bool,
+                 comment: str | None, catalogue: str | None = None) -> int:
+    """``comment`` must already be masked."""
+    with db.atomic():
+        table = db["feedback"].insert({
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "session_id": session_id,
+            "catalogue": catalogue, "answer_code": answer_code, "helpful": int(helpful), "comment": comment,
+        })
+    return table.last_pk
+
+
+def feedback(db: sqlite_utils.Database, helpful: bool | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    where, args = ("where helpful = ?", [int(helpful)]) if helpful is not None else ("", [])
+    return list(db.query(f"select * from feedback {where} order by id desc limit ?", [*args, limit]))
+
+
+def browse_items(db: sqlite_utils.Database, catalogue: str, q: str | None = None, department: str | None = None,
+                 type_: str | None = None, page: int = 1, per_page: int = 20) -> dict[str, Any]:
+    """The public list, filtered: name contains ``q``, exact department and type."""
+    where, args = ["catalogue = ?"], [catalogue]
+    if q:
+        where.append("name like ?")
+        args.append(f"%{q}%")
+    if department:
+        where.append("department = ?")
+        args.append(department)
+    if type_:
+        where.append("type = ?")
+        args.append(type_)
+    clause = " and ".join(where)
+    total = db.execute(f"select count(*) from items where {clause}", args).fetchone()[0]
+    rows = db.query(f"select code, name, type, department, parent_name from items where {clause} "
+                    f"order by department, name limit ? offset ?", [*args, per_page, (page - 1) * per_page])
+    return {"total": total, "page": page, "per_page": per_page, "items": list(rows)}
+
+
+def department_counts(db: sqlite_utils.Database, catalogue: str) -> list[dict[str, Any]]:
+    return list(db.query("select department as name, count(*) as item_count from items where catalogue = ? "
+                         "group by department order by item_count desc, department", [catalogue]))
+
+
+def find_code(db: sqlite_utils.Database, code: str) -> list[str]:
+    """The catalogues holding an item with this code."""
+    return [r["catalogue"] for r in db.query("select catalogue from items where code = ?", [code])]
 

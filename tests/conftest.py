@@ -1,8 +1,10 @@
 """Shared fixtures.
 
-Tests that only read use the state ``make setup`` prepared (``WENBAN_HOME``,
-default ``var/``): the converted model, both catalogues and their indexes.
-Tests that write get a fresh home under pytest's tmp_path, with the same model.
+Tests start from the state ``make setup`` prepared (``WENBAN_HOME``, default
+``var/``): the converted model, both catalogues and their indexes. They work
+on a copy of it (the store, indexes and embedding cache; the model is shared,
+read-only), so what they log or import never lands in the real home.
+Tests that need an empty home get a fresh one under pytest's tmp_path.
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ from wenban.config import REPO_ROOT, Settings
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    s = Settings.from_env()
-    if not (s.model_path / "modules.json").exists() or not s.db_path.exists():
-        pytest.fail(f"no prepared state in {s.home}: run 'make setup' (or 'wenban setup') first")
-    return s
+def settings(tmp_path_factory) -> Settings:
+    import shutil
+
+    real = Settings.from_env()
+    if not (real.model_path / "modules.json").exists() or not real.db_path.exists():
+        pytest.fail(f"no prepared state in {real.home}: run 'make setup' (or 'wenban setup') first")
+    home = tmp_path_factory.mktemp("home")
+    for name in ("wenban.db", "embedding-cache.db"):
+        if (real.home / name).exists():
+            shutil.copy(real.home / name, home / name)
+    shutil.copytree(real.index_dir, home / "indexes")
+    return replace(real, home=home, model=real.model_path)
 
 
 @pytest.fixture(scope="session")

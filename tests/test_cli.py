@@ -12,6 +12,13 @@ import pytest
 from wenban.cli import main
 
 
+@pytest.fixture(autouse=True)
+def home(settings, monkeypatch):
+    """Every command here runs against the tests' copy of the home."""
+    monkeypatch.setenv("WENBAN_HOME", str(settings.home))
+    monkeypatch.setenv("WENBAN_MODEL", str(settings.model_path))
+
+
 def run(*args, stdin=None, env=None):
     return subprocess.run([sys.executable, "-m", "wenban.cli", *args], input=stdin, capture_output=True,
                           text=True, timeout=300, env={**os.environ, **(env or {})})

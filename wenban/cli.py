@@ -226,11 +226,17 @@ def cmd_catalogues(args, settings: Settings) -> int:
 
 
 def cmd_serve(args, settings: Settings) -> int:
+    import logging
+
     import uvicorn
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    # our access log masks ID-card and phone numbers; uvicorn's own would not
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not settings.admin_token:
+        _log("admin routes and /quality data are off: set WENBAN_ADMIN_TOKEN to turn them on")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
 

@@ -35,6 +35,7 @@ class Settings:
     index_type: str = "flat"  # flat | hnsw | ivf
     embed_dtype: str = "bf16"  # bf16 | fp32, for the query-time model
     threads: int = 2
+    admin_token: str | None = None  # no token: the admin routes are off
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -47,6 +48,7 @@ class Settings:
             index_type=env.get("WENBAN_INDEX_TYPE", "flat"),
             embed_dtype=env.get("WENBAN_EMBED_DTYPE", "bf16"),
             threads=int(env.get("WENBAN_THREADS", "2")),
+            admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
         )
 
     @property
