@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -100,8 +101,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         # our own access log, with ID-card and phone numbers masked (uvicorn's is off)
         t = time.perf_counter()
         response = await call_next(request)
-        query = f"?{mask(str(request.url.query))}" if request.url.query else ""
-        access_log.info("%s %s%s %s %.1fms", request.method, mask(request.url.path), query,
+        # decoded first: "%81" + an ID number would hide the number from the mask
+        query = f"?{mask(unquote_plus(str(request.url.query)))}" if request.url.query else ""
+        access_log.info("%s %s%s %s %.1fms", request.method, mask(unquote_plus(request.url.path)), query,
                         response.status_code, (time.perf_counter() - t) * 1000)
         return response
 
@@ -224,7 +226,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         if title:
             data.title = title
         data.source = data.source or file.filename
-        result = await run_in_threadpool(store.import_catalogue, get_assistant().db, data)
+        # in the worker thread, with that thread's own connection
+        result = await run_in_threadpool(lambda: store.import_catalogue(get_assistant().db, data))
         return {"summary": result.summary(), "version": result.version, "added": result.added,
                 "changed": result.changed, "removed": result.removed}
 

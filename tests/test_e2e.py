@@ -26,6 +26,10 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium: make test installs it")
 
 
+# an image has arrived and decoded (waited for, not checked once: the server may be busy)
+LOADED = "sel => { const i = document.querySelector(sel); return !!i && i.complete && i.naturalWidth > 0; }"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,7 +112,7 @@ def test_kiosk_answer_card_with_qr_and_feedback(server, page):
     text = card.inner_text()
     assert "执业药师首次注册" in text and "广东省药品监督管理局" in text
     assert "《执业药师首次注册申请表》" in text  # the materials checklist
-    assert page.eval_on_selector(".qr img", "img => img.complete && img.naturalWidth > 0")
+    page.wait_for_function(LOADED, arg=".qr img", timeout=15000)
     assert float(page.eval_on_selector("body", "b => parseFloat(getComputedStyle(b).fontSize)")) >= 20
     shot(page, "kiosk")
     page.click("#unhelpful")
@@ -176,7 +180,7 @@ def test_quality_page_needs_the_token(server, page):
     page.click("#login button")
     page.wait_for_selector("#metrics")
     assert "department@1" in page.inner_text("#metrics")
-    assert page.eval_on_selector("img", "img => img.complete && img.naturalWidth > 0")
+    page.wait_for_function(LOADED, arg="img", timeout=15000)  # the per-department chart
     unanswered = page.inner_text("#unanswered")
     assert "推荐一部好看的电影" in unanswered and "13812345678" not in unanswered  # masked
     shot(page, "quality")
