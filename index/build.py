@@ -13,6 +13,7 @@ index that is serving.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -27,13 +28,22 @@ import faiss
 import numpy as np
 
 from store import db as store
-from wenban.config import Settings
+from wenban.config import DATA_DIR, Settings
 
 from .embedder import Embedder, EmbeddingCache
 from .text import Tokenizer, Vocabulary, item_text, keyword_text, name_words
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 KEEP_BUILDS = 2
+# Bump when what goes into an index changes (item texts, tokenization, files),
+# so that `wenban setup` rebuilds indexes made by older code.
+INDEX_FORMAT = 2
+
+
+def text_fingerprint() -> str:
+    """The index format and the vocabulary (its words are in the BM25 tokenizer's dictionary)."""
+    vocab = (DATA_DIR / "vocabulary.tsv").read_bytes()
+    return f"{INDEX_FORMAT}-{hashlib.sha256(vocab).hexdigest()[:16]}"
 
 
 class BuildError(Exception):
@@ -123,7 +133,7 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
             "build_id": build_id, "catalogue": catalogue, "catalogue_version": meta["version"],
             "catalogue_hash": meta["content_hash"], "item_count": len(items),
             "model": embedder.path.name, "model_id": embedder.id, "dim": embedder.dim,
-            "index_type": settings.index_type, "embedded": embedded,
+            "index_type": settings.index_type, "text": text_fingerprint(), "embedded": embedded,
             "build_seconds": round(time.perf_counter() - started, 2),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
@@ -154,11 +164,13 @@ def _prune(base: Path, keep: str) -> None:
 
 
 def is_fresh(settings: Settings, db, catalogue: str, embedder_id: str | None = None) -> bool:
-    """True when the current build matches the stored catalogue (and model, if given)."""
+    """True when the current build matches the stored catalogue, the index type,
+    the vocabulary and index format (and the model, if given)."""
     manifest = read_manifest(settings, catalogue)
     meta = store.get_catalogue(db, catalogue)
     if not manifest or not meta:
         return False
-    if manifest["catalogue_hash"] != meta["content_hash"] or manifest["index_type"] != settings.index_type:
+    if (manifest["catalogue_hash"], manifest["index_type"], manifest.get("text")) != \
+            (meta["content_hash"], settings.index_type, text_fingerprint()):
         return False
     return embedder_id is None or manifest["model_id"] == embedder_id

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from wenban.config import DATA_DIR, Settings
 
 from .build import current_build
 from .embedder import Embedder
-from .text import Tokenizer, Vocabulary
+from .text import Tokenizer, Vocabulary, name_core
 
 CALIBRATION_PATH = DATA_DIR / "calibration.json"
 
@@ -169,7 +168,7 @@ class Retriever:
         Short names (≤ 3 characters) are left out: "证明" is in too many questions."""
         table = []
         for i, it in enumerate(self.items):
-            names = {it["name"], re.sub(r"[（(][^）)]*[）)]", "", it["name"]).strip(), *(it.get("aliases") or [])}
+            names = {it["name"], name_core(it["name"]), *(it.get("aliases") or [])}
             table += [(n, i) for n in names if n and len(n) >= 4]
         return sorted(table, key=lambda x: -len(x[0]))
 

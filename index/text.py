@@ -117,6 +117,11 @@ class Tokenizer:
         return out
 
 
+def name_core(name: str) -> str:
+    """The name without its bracketed parts: "户口登记（包括注销…）" → "户口登记"."""
+    return re.sub(r"[（(][^）)]*[）)]", "", name).strip()
+
+
 def name_words(items: Iterable[dict[str, Any]], extra: Iterable[str] = ()) -> set[str]:
     """User-dictionary words: item names, their bracket-free cores, parents,
     departments, aliases, plus ``extra`` (the vocabulary's words)."""
@@ -126,7 +131,6 @@ def name_words(items: Iterable[dict[str, Any]], extra: Iterable[str] = ()) -> se
             if not name:
                 continue
             words.add(name)
-            core = re.sub(r"[（(][^）)]*[）)]", "", name).strip()
-            if core:
-                words.add(core)
+            if name_core(name):
+                words.add(name_core(name))
     return words

@@ -226,7 +226,11 @@ def catalogues(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 def get_catalogue(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
-    return next((c for c in catalogues(db) if c["name"] == name), None)
+    """One catalogue's row (no item count: this is on every question's path)."""
+    rows = list(db.query("select * from catalogues where name = ?", [name]))
+    if not rows:
+        return None
+    return {**rows[0], "enquiry": json.loads(rows[0]["enquiry"]) if rows[0]["enquiry"] else {}}
 
 
 def log_unanswered(db: sqlite_utils.Database, catalogue: str, kind: str, question: str,

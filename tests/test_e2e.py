@@ -103,11 +103,15 @@ def choose_catalogue(page, name: str) -> None:
     page.select_option("#cat", name)
 
 
-def test_kiosk_answer_card_with_qr_and_feedback(server, page):
+def kiosk_ask(page, server: str, catalogue: str, question: str) -> None:
     page.goto(server + "/")
-    choose_catalogue(page, "guangdong")
-    page.fill("#q", "执业药师首次注册怎么办")
+    choose_catalogue(page, catalogue)
+    page.fill("#q", question)
     page.click("button[type=submit]")
+
+
+def test_kiosk_answer_card_with_qr_and_feedback(server, page):
+    kiosk_ask(page, server, "guangdong", "执业药师首次注册怎么办")
     card = page.wait_for_selector("#answer")
     text = card.inner_text()
     assert "执业药师首次注册" in text and "广东省药品监督管理局" in text
@@ -122,10 +126,7 @@ def test_kiosk_answer_card_with_qr_and_feedback(server, page):
 
 
 def test_kiosk_clarify_by_tapping_then_follow_up(server, page):
-    page.goto(server + "/")
-    choose_catalogue(page, "guangdong")
-    page.fill("#q", "我想考驾照")
-    page.click("button[type=submit]")
+    kiosk_ask(page, server, "guangdong", "我想考驾照")
     page.wait_for_selector("#clarify")
     options = page.query_selector_all("#clarify .option")
     assert 2 <= len(options) <= 6
@@ -140,10 +141,7 @@ def test_kiosk_clarify_by_tapping_then_follow_up(server, page):
 
 
 def test_kiosk_not_found_says_where_to_go(server, page):
-    page.goto(server + "/")
-    choose_catalogue(page, "guangan")
-    page.fill("#q", "推荐一部好看的电影，我电话13812345678")
-    page.click("button[type=submit]")
+    kiosk_ask(page, server, "guangan", "推荐一部好看的电影，我电话13812345678")
     nf = page.wait_for_selector("#notfound")
     assert "12345" in nf.inner_text()
 

@@ -144,6 +144,18 @@ def test_a_failed_build_leaves_the_old_index_serving(warm_home, embedder, monkey
     assert Retriever.load(settings, "guangan", embedder).search("户口登记").candidates
 
 
+def test_freshness_follows_catalogue_and_vocabulary(warm_home, embedder, monkeypatch):
+    from index.build import is_fresh
+
+    settings, db = warm_home
+    assert not is_fresh(settings, db, "guangan")
+    build_index(settings, db, "guangan", embedder, log=lambda *a: None, progress=False)
+    assert is_fresh(settings, db, "guangan", embedder.id)
+    assert not is_fresh(settings, db, "guangan", "another-model")
+    monkeypatch.setattr(build_mod, "text_fingerprint", lambda: "a new vocabulary")
+    assert not is_fresh(settings, db, "guangan", embedder.id)
+
+
 @pytest.mark.parametrize("index_type", ["hnsw", "ivf"])
 def test_other_index_types_build_and_find(warm_home, embedder, index_type):
     from dataclasses import replace
