@@ -34,7 +34,7 @@ from wenban.config import DATA_DIR, Settings
 
 from .build import current_build
 from .embedder import Embedder
-from .text import Tokenizer, Vocabulary, name_core
+from .text import Tokenizer, Vocabulary, actions, name_core
 
 CALIBRATION_PATH = DATA_DIR / "calibration.json"
 
@@ -46,6 +46,7 @@ class FusionParams:
     w_name: float = 1.0    # the bare item name
     w_bm25: float = 0.5
     exact_boost: float = 0.02  # ~ a first place in one more list
+    action: float = 0.002  # an item doing what the question asks (补办, 注销 …) up, another action down
     depth: int = 50        # how deep each list is read
 
 
@@ -228,6 +229,13 @@ class Retriever:
                     if not c.exact:
                         c.exact = name
                         c.fused += p.exact_boost
+            # A question that names no action wants the item itself, not its
+            # 补办/注销/变更 variants; one that does wants those. Tuned on dev.
+            wanted = actions(expanded)
+            for c in fused.values():
+                has = actions(c.name)
+                if has:
+                    c.fused += p.action if has & wanted else -p.action
         token_set = set(tokens)
         ranked = sorted(fused.values(), key=lambda c: -c.fused)[:max(k, 5)]
         for c in ranked:

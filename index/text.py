@@ -46,6 +46,23 @@ def item_text(item: dict[str, Any], with_department: bool = True) -> str:
     return "；".join(parts)
 
 
+# What an item name says is being done. Variants of one item differ mostly here
+# (新办 / 变更 / 注销 / 补办 …); the vocabulary turns "丢了" into "遗失 补办 …",
+# so the same words find the action in an expanded question too.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "lost": ("补办", "补发", "补领", "遗失", "挂失", "补证", "丢失"),
+    "cancel": ("注销", "终止", "歇业", "停业", "撤销"),
+    "renew": ("延续", "换发", "换证", "期满", "延期", "续期", "换领"),
+    "change": ("变更", "更正", "改建", "扩建"),
+    "query": ("查询", "进度"),
+}
+
+
+def actions(text: str) -> set[str]:
+    """The kinds of action ``text`` names: {"lost", "cancel", …}; empty for a plain "do it"."""
+    return {kind for kind, words in ACTIONS.items() if any(w in text for w in words)}
+
+
 def keyword_text(item: dict[str, Any]) -> str:
     """What BM25 indexes: the names only. Department and type words ("区行政审批局",
     "行政许可") recur across hundreds of items and only add noise to keyword scores."""
