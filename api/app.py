@@ -136,6 +136,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             return await run_in_threadpool(get_dialogue().turn, req.session_id, req.question, req.catalogue)
         except BadQuestion as e:
             raise HTTPException(422, str(e)) from None
+        except FileNotFoundError:
+            raise error(503, "该目录尚未建立索引", f"catalogue {req.catalogue!r} has no index yet: reindex it") \
+                from None
 
     @app.get("/api/v1/search")
     async def search(q: str = Query(..., max_length=MAX_QUESTION_CHARS * 2), catalogue: str = Query(...),
@@ -146,7 +149,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             text = check_question(q)
         except BadQuestion as e:
             raise HTTPException(422, str(e)) from None
-        r = get_assistant().retriever(catalogue)
+        try:
+            r = get_assistant().retriever(catalogue)
+        except FileNotFoundError:
+            raise error(503, "该目录尚未建立索引", f"catalogue {catalogue!r} has no index yet: reindex it") \
+                from None
         res = await run_in_threadpool(r.search, text, k)
         top = res.candidates[0] if res.candidates else None
         return {"question": text, "in_scope": bool(top and top.score >= r.calibration.threshold),
