@@ -22,11 +22,8 @@ from wenban.config import DATA_DIR, Settings
 EXIT_BAD_INPUT = 2
 
 
-def _err(msg: str) -> None:
-    print(msg, file=sys.stderr)
-
-
 def _log(msg: str) -> None:
+    """Messages and errors go to stderr: stdout is for answers (JSON with --json)."""
     print(msg, file=sys.stderr)
 
 
@@ -96,7 +93,7 @@ def cmd_index(args, settings: Settings) -> int:
     db = open_db(settings.db_path)
     names = [c["name"] for c in catalogues(db)] if args.all else [args.name]
     if not names or names == [None]:
-        _err("name a catalogue, or use --all")
+        _log("name a catalogue, or use --all")
         return EXIT_BAD_INPUT
     embedder = Embedder(settings, log=_log)
     for name in names:
@@ -121,7 +118,7 @@ def cmd_ask(args, settings: Settings) -> int:
             print(json.dumps(out, ensure_ascii=False), flush=True)
         return 0
     if args.question is None:
-        _err("give a question, or --jsonl to read one a line from stdin")
+        _log("give a question, or --jsonl to read one a line from stdin")
         return EXIT_BAD_INPUT
     from assistant.answer import check_question
 
@@ -302,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, settings)
     except (BadQuestion, UnknownCatalogue, ImportFailed, BuildError, FileNotFoundError, ValueError) as e:
-        _err(f"wenban: {e}")
+        _log(f"wenban: {e}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
