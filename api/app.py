@@ -61,6 +61,10 @@ def error(status: int, zh: str, en: str) -> HTTPException:
     return HTTPException(status, f"{zh} / {en}")
 
 
+def no_index(catalogue: str) -> HTTPException:
+    return error(503, "该目录尚未建立索引", f"catalogue {catalogue!r} has no index yet: reindex it")
+
+
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(title="wenban 问办", version="0.2.0",
@@ -137,8 +141,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         except BadQuestion as e:
             raise HTTPException(422, str(e)) from None
         except FileNotFoundError:
-            raise error(503, "该目录尚未建立索引", f"catalogue {req.catalogue!r} has no index yet: reindex it") \
-                from None
+            raise no_index(req.catalogue) from None
 
     @app.get("/api/v1/search")
     async def search(q: str = Query(..., max_length=MAX_QUESTION_CHARS * 2), catalogue: str = Query(...),
@@ -152,8 +155,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         try:
             r = get_assistant().retriever(catalogue)
         except FileNotFoundError:
-            raise error(503, "该目录尚未建立索引", f"catalogue {catalogue!r} has no index yet: reindex it") \
-                from None
+            raise no_index(catalogue) from None
         res = await run_in_threadpool(r.search, text, k)
         top = res.candidates[0] if res.candidates else None
         return {"question": text, "in_scope": bool(top and top.score >= r.calibration.threshold),

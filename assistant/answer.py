@@ -40,8 +40,19 @@ FIELD_LABELS = {
     "complaint_phone": "投诉电话", "url": "官方办事指南", "online": "网上办理",
     "online_booking": "网上预约", "platform": "办理平台", "courier": "快递送达",
     "visits": "到现场次数", "legal_basis": "设定依据", "result": "办理结果",
+    "department": "办理部门",
 }
 NOT_IN_CATALOGUE = "目录中未登记该信息"
+
+
+def material_text(m: dict[str, Any]) -> str:
+    """One material as a person reads it: "户口簿（原件）"."""
+    return m["name"] + (f"（{m['note']}）" if m.get("note") else "")
+
+
+def general_steps_note(item: dict[str, Any]) -> str:
+    """The label that says the steps are the statute's general procedure, or ""."""
+    return f"（一般流程，依据{item['steps_basis']}）" if item.get("steps_general") else ""
 
 
 class BadQuestion(ValueError):
@@ -228,13 +239,11 @@ def render_card(answer: dict[str, Any]) -> str:
         lines.append(f"{FIELD_LABELS[f]}：{it.get(f) or NOT_IN_CATALOGUE}")
     if it.get("materials"):
         lines.append("申请材料：")
-        lines += [f"  {i}. {m['name']}" + (f"（{m['note']}）" if m.get("note") else "")
-                  for i, m in enumerate(it["materials"], start=1)]
+        lines += [f"  {i}. {material_text(m)}" for i, m in enumerate(it["materials"], start=1)]
     else:
         lines.append(f"申请材料：{NOT_IN_CATALOGUE}，请以官方办事指南为准")
     if it.get("steps"):
-        label = f"办理流程（一般流程，依据{it['steps_basis']}）" if it["steps_general"] else "办理流程"
-        lines.append(f"{label}：" + " → ".join(it["steps"]))
+        lines.append(f"办理流程{general_steps_note(it)}：" + " → ".join(it["steps"]))
     else:
         lines.append(f"办理流程：{NOT_IN_CATALOGUE}")
     limits = [f"{FIELD_LABELS[f]} {it[f]}" for f in ("time_limit_legal", "time_limit_promised") if it.get(f)]

@@ -20,7 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.answer import FIELD_LABELS, NOT_IN_CATALOGUE, Assistant, check_question
+from assistant.answer import (FIELD_LABELS, NOT_IN_CATALOGUE, Assistant, check_question, general_steps_note,
+                              material_text)
 from assistant.clarify import choose
 from assistant.privacy import mask
 from store import db as store
@@ -78,10 +79,10 @@ def follow_up_answer(item: dict[str, Any], intent: str, fields: tuple[str, ...])
         parts = []
         for f, v in found.items():
             if f == "materials":
-                v = "；".join(m["name"] + (f"（{m['note']}）" if m.get("note") else "") for m in v)
+                v = "；".join(material_text(m) for m in v)
             elif f == "steps":
-                v = " → ".join(v) + (f"（一般流程，依据{item['steps_basis']}）" if item.get("steps_general") else "")
-            parts.append(f"{FIELD_LABELS.get(f, '办理部门' if f == 'department' else f)}：{v}")
+                v = " → ".join(v) + general_steps_note(item)
+            parts.append(f"{FIELD_LABELS[f]}：{v}")
         text = "；".join(parts)
     else:
         text = f"{NOT_IN_CATALOGUE}，请以官方办事指南为准" + (f"：{item['url']}" if item.get("url") else "")
@@ -176,7 +177,7 @@ class Dialogue:
         """Does ``rest`` name something the catalogue knows (an item-name word) that
         the current item's name does not? "那护照呢" does; "多久能批下来" does not."""
         retriever = self.assistant.retriever(catalogue)
-        words = [w for w in retriever.tokenizer.tokens(rest) if len(w) >= 2 and w in retriever.bm25.vocab_dict]
+        words = [w for w in retriever.tokenizer.tokens(rest) if len(w) >= 2 and w in retriever.keyword_vocab]
         return any(w not in item["name"] and w not in (item.get("parent_name") or "") for w in words)
 
     def _answer_item(self, sess: Session, code: str, text: str, chosen: dict[str, Any]) -> dict[str, Any]:

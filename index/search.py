@@ -147,7 +147,7 @@ class Retriever:
         self.bm25 = bm25s.BM25.load(str(build_dir / "bm25"), show_progress=False)
         words = (build_dir / "words.txt").read_text(encoding="utf-8").splitlines()
         self.tokenizer = Tokenizer(words, cache_dir=cache_dir)
-        self._bm25_vocab = self.bm25.vocab_dict
+        self.keyword_vocab = self.bm25.vocab_dict  # the words BM25 knows (item names)
         self._names = self._name_table()
 
     @classmethod
@@ -192,7 +192,7 @@ class Retriever:
         tokens = self.tokenizer.tokens(expanded)
         bm25_hits: list[tuple[int, float]] = []
         if mode in ("hybrid", "bm25"):
-            known = [t for t in tokens if t in self._bm25_vocab]
+            known = [t for t in tokens if t in self.keyword_vocab]
             if known:
                 scores = self.bm25.get_scores(known)
                 top = np.argsort(-scores)[:depth]
