@@ -43,7 +43,7 @@ def bench_builds(settings: Settings, embedder: Embedder) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         s = replace(settings, home=Path(tmp), model=settings.model_path)
         db = store.open_db(s.db_path)
-        import_bundled(db)
+        import_bundled(db, s)
         for cat in CATALOGUES:
             t = time.perf_counter()
             m = build_index(s, db, cat, embedder, log=quiet, progress=False)

@@ -12,7 +12,7 @@ Three formats:
 Nothing is half-read: any bad row raises ``ImportFailed`` listing every problem
 with file, row, field and reason, before anything is written.
 
-    >>> data = load_file("data/catalogues/guangan/bszl-data.json", "guangan", "guangan")  # doctest: +SKIP
+    >>> data = load_file("../shared/data/catalogues/guangan/bszl-data.json", "guangan", "guangan")  # doctest: +SKIP
 """
 
 from __future__ import annotations

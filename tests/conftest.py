@@ -54,4 +54,14 @@ def tmp_settings(settings, tmp_path) -> Settings:
 
 @pytest.fixture
 def data_dir() -> Path:
+    """The project's own data (vocabulary, calibration, catalogues.json)."""
     return REPO_ROOT / "data"
+
+
+@pytest.fixture(scope="session")
+def sources() -> Path:
+    """The published catalogue files, read through WENBAN_SOURCES like `wenban setup` does."""
+    path = Settings.from_env().sources
+    if not path.is_dir():
+        pytest.fail(f"no catalogue sources at {path}: set WENBAN_SOURCES (see README, Data)")
+    return path

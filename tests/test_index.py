@@ -88,12 +88,12 @@ def test_user_dictionary_keeps_item_names_whole():
 # -------------------------------------------------------------- builds --
 
 @pytest.fixture
-def small_home(tmp_settings, data_dir):
+def small_home(tmp_settings, sources):
     """A fresh home with guangan imported and a cold embedding cache."""
     db = store.open_db(tmp_settings.db_path)
     from store.importers import load_file
 
-    store.import_catalogue(db, load_file(data_dir / "catalogues/guangan/bszl-data.json", "guangan", "guangan"))
+    store.import_catalogue(db, load_file(sources / "guangan/bszl-data.json", "guangan", "guangan"))
     return tmp_settings, db
 
 

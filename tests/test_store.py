@@ -31,8 +31,8 @@ ROWS = [
 
 # ------------------------------------------------------------ real data --
 
-def test_guangan_imports_every_item_with_its_department_and_link(db, data_dir):
-    data = load_file(data_dir / "catalogues/guangan/bszl-data.json", "guangan", "guangan")
+def test_guangan_imports_every_item_with_its_department_and_link(db, sources):
+    data = load_file(sources / "guangan/bszl-data.json", "guangan", "guangan")
     result = store.import_catalogue(db, data)
     assert result.version == 1 and len(result.added) == 1135
     items = store.items(db, "guangan")
@@ -46,8 +46,8 @@ def test_guangan_imports_every_item_with_its_department_and_link(db, data_dir):
     assert not any(i["parent_name"] == "未分类" for i in items)
 
 
-def test_guangdong_placeholders_are_null_never_the_string_wu(db, data_dir):
-    data = load_file(data_dir / "catalogues/guangdong/policy.jsonl", "guangdong", "guangdong")
+def test_guangdong_placeholders_are_null_never_the_string_wu(db, sources):
+    data = load_file(sources / "guangdong/policy.jsonl", "guangdong", "guangdong")
     store.import_catalogue(db, data)
     rows = list(db.query("select * from items where catalogue = 'guangdong'"))
     assert len(rows) == 2262
@@ -59,7 +59,7 @@ def test_guangdong_placeholders_are_null_never_the_string_wu(db, data_dir):
     assert {"name": "《执业药师首次注册申请表》"} in pharm["materials"]
     assert pharm["time_limit_legal"] == "20个工作日"
     assert pharm["place"].startswith("广州市") and not pharm["place"].startswith("办理地点")
-    raw = [json.loads(line) for line in open(data_dir / "catalogues/guangdong/policy.jsonl", encoding="utf-8")]
+    raw = [json.loads(line) for line in open(sources / "guangdong/policy.jsonl", encoding="utf-8")]
     real_lists = [r["TASK_CODE"] for r in raw if isinstance(r["material_intro"], list)
                   and any(m.strip() not in ("", "无") for m in r["material_intro"])]
     assert sorted(c for c, i in items.items() if i["materials"]) == sorted(real_lists)

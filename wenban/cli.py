@@ -1,7 +1,7 @@
 """The ``wenban`` command: the library's functions, one sub-command each.
 
     wenban setup                                   # model + bundled catalogues + indexes
-    wenban import guangan data/catalogues/guangan/bszl-data.json --format guangan
+    wenban import guangan ../shared/data/catalogues/guangan/bszl-data.json --format guangan
     wenban index guangan
     wenban ask "孩子刚出生怎么上户口" --catalogue guangan --json
     wenban chat --catalogue guangdong
@@ -31,8 +31,20 @@ def bundled() -> dict[str, dict[str, Any]]:
     return json.loads((DATA_DIR / "catalogues.json").read_text(encoding="utf-8"))
 
 
-def import_bundled(db, names: list[str] | None = None) -> list[str]:
-    """Import the catalogues that ship in ``data/`` (a no-op when unchanged)."""
+def missing_source(name: str, path: Path, sources: Path) -> str:
+    """One line that says which file, which setting, and what to do instead."""
+    return (f"{name}: catalogue file {path} not found (WENBAN_SOURCES is {sources}); "
+            f"skipped. Point WENBAN_SOURCES at the folder that holds it, or import a hall's own list "
+            f"with: wenban import NAME FILE")
+
+
+def import_bundled(db, settings: Settings, names: list[str] | None = None,
+                   log=_log) -> list[str]:
+    """Import the bundled catalogues from ``settings.sources`` (a no-op when unchanged).
+
+    A missing folder or file is said in one line and skipped: set-up carries on
+    with whatever catalogues it has.
+    """
     from store.db import import_catalogue
     from store.importers import load_file
 
@@ -40,7 +52,11 @@ def import_bundled(db, names: list[str] | None = None) -> list[str]:
     for name, spec in bundled().items():
         if names and name not in names:
             continue
-        data = load_file(DATA_DIR / spec["file"], spec["format"], name)
+        path = settings.sources / spec["file"]
+        if not path.is_file():
+            log(missing_source(name, path, settings.sources))
+            continue
+        data = load_file(path, spec["format"], name)
         data.title, data.source, data.licence = spec["title"], spec["source"], spec["licence"]
         data.enquiry = spec.get("enquiry", {})
         out.append(import_catalogue(db, data).summary())
@@ -56,10 +72,14 @@ def cmd_setup(args, settings: Settings) -> int:
 
     ensure_model(settings, log=_log)
     db = open_db(settings.db_path)
-    for line in import_bundled(db):
+    for line in import_bundled(db, settings):
         _log(line)
     embedder = None
-    for cat in catalogues(db):
+    cats = catalogues(db)
+    if not cats:
+        _log("no catalogue in the store yet: `wenban serve` starts and says so; "
+             "import one with: wenban import NAME FILE")
+    for cat in cats:
         embedder = embedder or Embedder(settings, log=_log)
         if is_fresh(settings, db, cat["name"], embedder.id):
             _log(f"{cat['name']}: index up to date")

@@ -17,6 +17,9 @@ from typing import Mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
+# The published catalogues are other people's data: they are read from beside the
+# checkout (../shared/data/catalogues), never committed into this repository.
+DEFAULT_SOURCES = REPO_ROOT.parent / "shared" / "data" / "catalogues"
 DEFAULT_MODEL_NAME = "multilingual-e5-small"
 
 # Nothing may download at run time: government intranets have no internet.
@@ -28,6 +31,14 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+def _resolve(path: str | None) -> Path | None:
+    """A relative WENBAN_SOURCES is taken against the repository root, not the cwd."""
+    if not path:
+        return None
+    p = Path(path)
+    return (p if p.is_absolute() else REPO_ROOT / p).resolve()
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -36,6 +47,9 @@ class Settings:
     embed_dtype: str = "bf16"  # bf16 | fp32, for the query-time model
     threads: int = 2
     admin_token: str | None = None  # no token: the admin routes are off
+    # WENBAN_SOURCES: the folder the bundled catalogue files (data/catalogues.json
+    # names them relative to it) are read from by `wenban setup`.
+    sources: Path = DEFAULT_SOURCES
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -49,6 +63,7 @@ class Settings:
             embed_dtype=env.get("WENBAN_EMBED_DTYPE", "bf16"),
             threads=int(env.get("WENBAN_THREADS", "2")),
             admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
+            sources=_resolve(env.get("WENBAN_SOURCES")) or DEFAULT_SOURCES,
         )
 
     @property
