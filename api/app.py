@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 import tempfile
 import time
 from collections import Counter
@@ -23,15 +22,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from assistant.answer import (MAX_QUESTION_CHARS, Assistant, BadQuestion, UnknownCatalogue, check_question,
-                              spoken_answer)
-from assistant.dialogue import Dialogue
+from api.deps import Context, error, no_index, require_admin
+from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
 from assistant.privacy import mask
 from store import db as store
 from store.importers import MAX_IMPORT_BYTES, ImportFailed, load_file
@@ -57,42 +55,14 @@ class FeedbackRequest(BaseModel):
     catalogue: str | None = Field(None, max_length=64)
 
 
-def error(status: int, zh: str, en: str) -> HTTPException:
-    return HTTPException(status, f"{zh} / {en}")
-
-
-def no_index(catalogue: str) -> HTTPException:
-    return error(503, "该目录尚未建立索引", f"catalogue {catalogue!r} has no index yet: reindex it")
-
-
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(title="wenban 问办", version="0.2.0",
                   description="Answers from the official catalogue of government service items.")
-    state: dict[str, Any] = {"assistant": assistant, "dialogue": None}
-
-    def get_assistant() -> Assistant:
-        if state["assistant"] is None:
-            state["assistant"] = Assistant(settings)
-        return state["assistant"]
-
-    def get_dialogue() -> Dialogue:
-        if state["dialogue"] is None:
-            state["dialogue"] = Dialogue(get_assistant())
-        return state["dialogue"]
-
-    def known_catalogue(name: str) -> dict[str, Any]:
-        try:
-            return get_assistant().catalogue(name)
-        except UnknownCatalogue:
-            raise error(404, f"没有名为 {name} 的目录", f"unknown catalogue {name!r}") from None
-
-    def admin(authorization: str | None = Header(None)) -> None:
-        if not settings.admin_token:
-            raise error(404, "管理功能未开启", "admin routes are off (no WENBAN_ADMIN_TOKEN)")
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not secrets.compare_digest(given.encode(), settings.admin_token.encode()):
-            raise error(401, "需要管理口令", "admin token required")
+    # shared with the routers of other modules through ``api.deps.ctx(request)``
+    context = app.state.ctx = Context(settings, assistant)
+    get_assistant, get_dialogue, known_catalogue = context.assistant, context.dialogue, context.known_catalogue
+    admin = require_admin
 
     # ------------------------------------------------------------ plumbing --
     @app.exception_handler(RequestValidationError)
@@ -126,7 +96,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @app.get("/readyz")
     def readyz() -> dict[str, Any]:
-        a = state["assistant"]
+        a = context.loaded
         loaded = sorted(a._retrievers) if a else []
         if not loaded:
             raise error(503, "索引尚未加载", "indexes not loaded yet")
