@@ -220,7 +220,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         a = get_assistant()
 
         def rebuild() -> dict[str, Any]:
-            db = store.open_db(settings.db_path)  # this thread's own connection
+            db = store.open_db(settings.database)  # this thread's own connection
             manifest = build_index(settings, db, name, a.embedder, log=access_log.info, progress=False)
             a.reload(name)
             return manifest

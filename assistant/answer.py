@@ -132,7 +132,7 @@ class Assistant:
     @property
     def db(self):
         if getattr(self._local, "db", None) is None:
-            self._local.db = store.open_db(self.settings.db_path)
+            self._local.db = store.open_db(self.settings.database)
         return self._local.db
 
     def catalogue(self, name: str) -> dict[str, Any]:

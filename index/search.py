@@ -156,7 +156,7 @@ class Retriever:
         if build is None:
             raise FileNotFoundError(f"no index for catalogue {catalogue!r}: run 'wenban index {catalogue}'")
         own = db is None
-        db = db or store.open_db(settings.db_path)
+        db = db or store.open_db(settings.database)
         try:
             items = store.items(db, catalogue)
         finally:

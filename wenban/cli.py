@@ -71,7 +71,7 @@ def cmd_setup(args, settings: Settings) -> int:
     from store.db import catalogues, open_db
 
     ensure_model(settings, log=_log)
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     for line in import_bundled(db, settings):
         _log(line)
     embedder = None
@@ -96,7 +96,7 @@ def cmd_import(args, settings: Settings) -> int:
     if args.title:
         data.title = args.title
     data.source = data.source or str(Path(args.file).name)
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     result = import_catalogue(db, data)
     print(result.summary())
     if args.diff and not result.unchanged:
@@ -110,7 +110,7 @@ def cmd_index(args, settings: Settings) -> int:
     from index.embedder import Embedder
     from store.db import catalogues, open_db
 
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     names = [c["name"] for c in catalogues(db)] if args.all else [args.name]
     if not names or names == [None]:
         _log("name a catalogue, or use --all")
@@ -234,7 +234,7 @@ def cmd_catalogues(args, settings: Settings) -> int:
     from index.build import read_manifest
     from store.db import catalogues, open_db
 
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     for c in catalogues(db):
         m = read_manifest(settings, c["name"])
         idx = f"index {m['build_id']} ({m['index_type']})" if m else "no index"
