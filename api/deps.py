@@ -23,6 +23,7 @@ from fastapi import Header, HTTPException, Request
 
 from assistant.answer import Assistant, UnknownCatalogue
 from assistant.dialogue import Dialogue
+from assistant.sessions import StoreSessions
 from wenban.config import Settings
 
 
@@ -60,7 +61,9 @@ class Context:
         if self._dialogue is None:
             with self._lock:
                 if self._dialogue is None:
-                    self._dialogue = Dialogue(self.assistant())
+                    a = self.assistant()
+                    # conversation state in the shared store: any worker or replica answers any turn
+                    self._dialogue = Dialogue(a, sessions=StoreSessions(lambda: a.db))
         return self._dialogue
 
     def known_catalogue(self, name: str) -> dict:
