@@ -44,6 +44,7 @@ class Context:
         self._assistant = assistant
         self._dialogue: Dialogue | None = None
         self._lock = threading.Lock()
+        self.watcher = None  # api.watch.Watcher, started with the app
 
     def assistant(self) -> Assistant:
         if self._assistant is None:

@@ -100,8 +100,11 @@ class Dialogue:
                      sess.id)
 
     def session(self, session_id: str | None, catalogue: str) -> Session:
-        self._expire()
-        sess = self.sessions.get(session_id) if session_id else None
+        try:
+            self._expire()
+            sess = self.sessions.get(session_id) if session_id else None
+        except store.StoreUnavailable:
+            sess = None  # the shared store is down: answer this turn as a new conversation
         if sess is None or sess.catalogue != catalogue:
             sess = self.sessions.new(catalogue)
         return sess
@@ -165,12 +168,22 @@ class Dialogue:
                                   "item": item, "chosen": chosen, "candidates": [], "score": None})
 
     def _reply(self, sess: Session, body: dict[str, Any]) -> dict[str, Any]:
-        self.sessions.save(sess)  # every turn ends here: the state is stored before the reply goes out
+        try:
+            self.sessions.save(sess)  # every turn ends here: the state is stored before the reply goes out
+        except store.StoreUnavailable:
+            pass  # the answer still goes out; the next turn starts afresh
         return {**body, "session_id": sess.id}
 
     # ------------------------------------------------------------------ log --
     def log(self, catalogue: str, kind: str, question: str, candidates: list[dict[str, Any]],
             session_id: str | None) -> None:
+        try:
+            self._log(catalogue, kind, question, candidates, session_id)
+        except store.StoreUnavailable:
+            pass  # logging a question never fails its answer
+
+    def _log(self, catalogue: str, kind: str, question: str, candidates: list[dict[str, Any]],
+             session_id: str | None) -> None:
         store.log_unanswered(self.assistant.db, catalogue=catalogue, kind=kind, question=mask(question),
                              candidates=[{k: c.get(k) for k in ("code", "name", "department", "score")}
                                          for c in candidates[:5]], session_id=session_id)

@@ -76,6 +76,11 @@ class ImportResult:
         return f"{self.catalogue}: version {self.version}: {what}"
 
 
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached (PostgreSQL down or restarting): answers go on
+    from the loaded indexes; a write says it could not be stored (503)."""
+
+
 def is_url(target: str | Path) -> bool:
     return str(target).startswith(("postgresql://", "postgres://"))
 

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from store.db import StoreUnavailable
 
 _TYPES = {str: "TEXT", int: "BIGINT", float: "DOUBLE PRECISION", bytes: "BYTEA", bool: "BOOLEAN"}
 # a ? outside quotes, or a quoted literal (kept as it is)
@@ -37,10 +40,6 @@ _pools_lock = threading.Lock()
 
 class NotFoundError(KeyError):
     """``db[table].get(pk)`` found no row (sqlite-utils raises its own NotFoundError)."""
-
-
-class StoreUnavailable(RuntimeError):
-    """The database cannot be reached: reads from memory go on, writes say so (503)."""
 
 
 def to_pg(sql: str) -> str:
@@ -86,24 +85,38 @@ class PgDatabase:
         self.url = url
         # open=False then open(wait=False): the app starts even while the server is down,
         # and the pool reconnects by itself when it comes back.
-        self.pool = ConnectionPool(url, min_size=1, max_size=max_size, open=False, timeout=5,
-                                   kwargs={"autocommit": True, "connect_timeout": 3})
+        # check: a connection the server dropped (restart) is replaced before use, not failed on
+        self.pool = ConnectionPool(url, min_size=1, max_size=max_size, open=False, timeout=2,
+                                   check=ConnectionPool.check_connection,
+                                   kwargs={"autocommit": True, "connect_timeout": 2})
         self.pool.open(wait=False)
         self._local = threading.local()
         self._meta: dict[tuple[str, str], Any] = {}  # (table, "pk"|"cols") → cached catalogue facts
+        self._down_until = 0.0  # after a failure, fail fast for a moment instead of waiting each time
 
     # ------------------------------------------------------------ plumbing --
+    DOWN_SECONDS = 2.0
+
+    def _check_up(self) -> None:
+        if time.monotonic() < self._down_until:
+            raise StoreUnavailable("PostgreSQL unavailable (retrying shortly)")
+
+    def _failed(self, e: Exception) -> StoreUnavailable:
+        self._down_until = time.monotonic() + self.DOWN_SECONDS
+        return StoreUnavailable(f"PostgreSQL unavailable: {e}")
+
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection]:
         held = getattr(self._local, "conn", None)
         if held is not None:  # inside atomic(): the transaction's connection
             yield held
             return
+        self._check_up()
         try:
             with self.pool.connection() as conn:
                 yield conn
-        except (psycopg.OperationalError, psycopg.pool.PoolTimeout) as e:  # type: ignore[attr-defined]
-            raise StoreUnavailable(f"PostgreSQL unavailable: {e}") from e
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise self._failed(e) from e
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -113,6 +126,7 @@ class PgDatabase:
             with held.transaction():
                 yield
             return
+        self._check_up()
         try:
             with self.pool.connection() as conn:
                 self._local.conn = conn
@@ -121,8 +135,8 @@ class PgDatabase:
                         yield
                 finally:
                     self._local.conn = None
-        except (psycopg.OperationalError, psycopg.pool.PoolTimeout) as e:  # type: ignore[attr-defined]
-            raise StoreUnavailable(f"PostgreSQL unavailable: {e}") from e
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise self._failed(e) from e
 
     def query(self, sql: str, params: Iterable[Any] | dict | None = None) -> Iterator[dict[str, Any]]:
         with self._conn() as conn, conn.cursor(row_factory=dict_row) as cur:

@@ -253,7 +253,13 @@ def cmd_serve(args, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not settings.admin_token:
         _log("admin routes and /quality data are off: set WENBAN_ADMIN_TOKEN to turn them on")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
+    if args.workers > 1:
+        # each worker process builds its own app from the environment; conversations and
+        # catalogue versions are shared through the store, so any worker answers any turn
+        uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    log_level="info", access_log=False)
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
 
@@ -305,6 +311,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve the HTTP API and the kiosk page")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1,
+                   help="worker processes (each loads the model, ~1.4 GB); they share state through the store")
     s.set_defaults(func=cmd_serve)
     return p
 

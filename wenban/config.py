@@ -54,6 +54,9 @@ class Settings:
     # the unanswered log, sessions …) in PostgreSQL so several processes or machines
     # serve one deployment; unset, the store is the SQLite file under WENBAN_HOME.
     database_url: str | None = None
+    # WENBAN_POLL_SECONDS: how often a serving process looks for new catalogue versions
+    # in the store (and builds or loads their index); 0 turns the watch off.
+    poll_seconds: float = 2.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +72,7 @@ class Settings:
             admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
             sources=_resolve(env.get("WENBAN_SOURCES")) or DEFAULT_SOURCES,
             database_url=env.get("WENBAN_DATABASE_URL") or None,
+            poll_seconds=float(env.get("WENBAN_POLL_SECONDS", "2")),
         )
 
     @property
