@@ -29,6 +29,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import Context, error, no_index, require_admin
+from api.watch import Watcher
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
 from assistant.privacy import mask
 from store import db as store
@@ -81,6 +82,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                         response.status_code, (time.perf_counter() - t) * 1000)
         return response
 
+    @app.exception_handler(store.StoreUnavailable)
+    async def _store_down(request: Request, exc: store.StoreUnavailable) -> JSONResponse:
+        return JSONResponse(status_code=503, headers={"Retry-After": "5"}, content={
+            "detail": f"数据库暂时不可用，未能保存，请稍后再试 / the database is unavailable, nothing was stored: {exc}"})
+
     @app.on_event("startup")
     def _warm() -> None:
         a = get_assistant()
@@ -89,6 +95,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                 a.retriever(c["name"])
             except FileNotFoundError:
                 access_log.warning("catalogue %s has no index yet", c["name"])
+        # follow the shared store: new catalogue versions from any node reach this process
+        context.watcher = Watcher(a, settings).start()
+
+    @app.on_event("shutdown")
+    def _stop_watch() -> None:
+        if getattr(context, "watcher", None):
+            context.watcher.stop()
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -100,7 +113,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         loaded = sorted(a._retrievers) if a else []
         if not loaded:
             raise error(503, "索引尚未加载", "indexes not loaded yet")
-        return {"status": "ready", "catalogues": loaded}
+        watcher = getattr(context, "watcher", None)
+        # the store being down does not stop answers (indexes carry their items), so the
+        # process stays ready; "store" tells operators that writes are failing
+        return {"status": "ready", "catalogues": loaded,
+                **(watcher.status() if watcher else {"store": "unknown"})}
 
     # -------------------------------------------------------------- public --
     @app.post("/api/v1/ask")
@@ -220,7 +237,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         a = get_assistant()
 
         def rebuild() -> dict[str, Any]:
-            db = store.open_db(settings.db_path)  # this thread's own connection
+            db = store.open_db(settings.database)  # this thread's own connection
             manifest = build_index(settings, db, name, a.embedder, log=access_log.info, progress=False)
             a.reload(name)
             return manifest

@@ -128,15 +128,24 @@ class Assistant:
         self._lock = threading.Lock()
         self._local = threading.local()  # one SQLite connection per thread
         self.clarify_params = ClarifyParams()
+        self._meta: dict[str, dict[str, Any]] = {}  # last catalogue rows read, for when the store is down
 
     @property
     def db(self):
         if getattr(self._local, "db", None) is None:
-            self._local.db = store.open_db(self.settings.db_path)
+            self._local.db = store.open_db(self.settings.database)
         return self._local.db
 
     def catalogue(self, name: str) -> dict[str, Any]:
-        meta = store.get_catalogue(self.db, name)
+        try:
+            meta = store.get_catalogue(self.db, name)
+        except store.StoreUnavailable:
+            # the database is down: a catalogue already loaded keeps answering
+            if name in self._meta:
+                return self._meta[name]
+            raise
+        if meta is not None:
+            self._meta[name] = meta
         if meta is None:
             known = ", ".join(c["name"] for c in store.catalogues(self.db)) or "none"
             raise UnknownCatalogue(f"没有名为 {name!r} 的目录 / unknown catalogue {name!r} (known: {known})")
@@ -157,7 +166,11 @@ class Assistant:
             self._retrievers[name] = fresh
 
     def card(self, catalogue: str, code: str) -> dict[str, Any]:
-        return item_card(store.get_item(self.db, catalogue, code))
+        """The item as the serving index knows it (the same version its search ranked);
+        the store for a catalogue not loaded yet."""
+        r = self._retrievers.get(catalogue)
+        item = r.by_code.get(code) if r else None
+        return item_card(item if item is not None else store.get_item(self.db, catalogue, code))
 
     def ask(self, question: str, catalogue: str, mode: str = "hybrid", clarify: bool = True) -> dict[str, Any]:
         """One question → one answer dict: status answer | clarify | not_found.

@@ -128,6 +128,9 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
         faiss.write_index(make_faiss(name_vectors, settings.index_type), str(tmp / "names.faiss"))
         bm25.save(str(tmp / "bm25"), show_progress=False)
         (tmp / "codes.json").write_text(json.dumps([it["code"] for it in items], ensure_ascii=False))
+        # the items as built: a build answers on its own, whatever the store holds
+        # meanwhile (a newer import not yet indexed, or a database that is down)
+        (tmp / "items.json").write_text(json.dumps(items, ensure_ascii=False))
         (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
         manifest = {
             "build_id": build_id, "catalogue": catalogue, "catalogue_version": meta["version"],

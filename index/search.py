@@ -138,6 +138,7 @@ class Retriever:
         if missing:
             raise ValueError(f"index {build_dir} names {len(missing)} items the store lacks: rebuild it")
         self.items = [by_code[c] for c in codes]
+        self.by_code = {it["code"]: it for it in self.items}
         self.embedder = embedder
         self.vocab = vocab or Vocabulary.load()
         self.params = params or FusionParams()
@@ -155,8 +156,12 @@ class Retriever:
         build = current_build(settings, catalogue)
         if build is None:
             raise FileNotFoundError(f"no index for catalogue {catalogue!r}: run 'wenban index {catalogue}'")
+        snapshot = build / "items.json"
+        if snapshot.exists():  # builds carry their items: no store read, the store may be down
+            items = json.loads(snapshot.read_text(encoding="utf-8"))
+            return cls(catalogue, build, items, embedder, cache_dir=settings.home / "cache", **kw)
         own = db is None
-        db = db or store.open_db(settings.db_path)
+        db = db or store.open_db(settings.database)
         try:
             items = store.items(db, catalogue)
         finally:

@@ -76,8 +76,30 @@ class ImportResult:
         return f"{self.catalogue}: version {self.version}: {what}"
 
 
-def open_db(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the store and make sure the schema exists."""
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached (PostgreSQL down or restarting): answers go on
+    from the loaded indexes; a write says it could not be stored (503)."""
+
+
+def is_url(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def open_db(path: str | Path):
+    """Open (creating if needed) the store and make sure the schema exists.
+
+    ``path`` is a SQLite file (the embedded default) or a ``postgresql://`` URL
+    (several processes or machines sharing one store; see ``store/pg.py``).
+    Both give the same surface to the functions below.
+    """
+    if is_url(path):
+        from store.pg import open_pg
+
+        db = open_pg(str(path))
+        if not getattr(db, "schema_ready", False):
+            ensure_schema(db)
+            db.schema_ready = True
+        return db
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)

@@ -71,7 +71,7 @@ def cmd_setup(args, settings: Settings) -> int:
     from store.db import catalogues, open_db
 
     ensure_model(settings, log=_log)
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     for line in import_bundled(db, settings):
         _log(line)
     embedder = None
@@ -96,7 +96,7 @@ def cmd_import(args, settings: Settings) -> int:
     if args.title:
         data.title = args.title
     data.source = data.source or str(Path(args.file).name)
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     result = import_catalogue(db, data)
     print(result.summary())
     if args.diff and not result.unchanged:
@@ -110,7 +110,7 @@ def cmd_index(args, settings: Settings) -> int:
     from index.embedder import Embedder
     from store.db import catalogues, open_db
 
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     names = [c["name"] for c in catalogues(db)] if args.all else [args.name]
     if not names or names == [None]:
         _log("name a catalogue, or use --all")
@@ -234,7 +234,7 @@ def cmd_catalogues(args, settings: Settings) -> int:
     from index.build import read_manifest
     from store.db import catalogues, open_db
 
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     for c in catalogues(db):
         m = read_manifest(settings, c["name"])
         idx = f"index {m['build_id']} ({m['index_type']})" if m else "no index"
@@ -253,7 +253,13 @@ def cmd_serve(args, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not settings.admin_token:
         _log("admin routes and /quality data are off: set WENBAN_ADMIN_TOKEN to turn them on")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
+    if args.workers > 1:
+        # each worker process builds its own app from the environment; conversations and
+        # catalogue versions are shared through the store, so any worker answers any turn
+        uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    log_level="info", access_log=False)
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
 
@@ -305,6 +311,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve the HTTP API and the kiosk page")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1,
+                   help="worker processes (each loads the model, ~1.4 GB); they share state through the store")
     s.set_defaults(func=cmd_serve)
     return p
 

@@ -50,6 +50,13 @@ class Settings:
     # WENBAN_SOURCES: the folder the bundled catalogue files (data/catalogues.json
     # names them relative to it) are read from by `wenban setup`.
     sources: Path = DEFAULT_SOURCES
+    # WENBAN_DATABASE_URL: postgresql://… puts the shared store (catalogues, feedback,
+    # the unanswered log, sessions …) in PostgreSQL so several processes or machines
+    # serve one deployment; unset, the store is the SQLite file under WENBAN_HOME.
+    database_url: str | None = None
+    # WENBAN_POLL_SECONDS: how often a serving process looks for new catalogue versions
+    # in the store (and builds or loads their index); 0 turns the watch off.
+    poll_seconds: float = 2.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -64,11 +71,18 @@ class Settings:
             threads=int(env.get("WENBAN_THREADS", "2")),
             admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
             sources=_resolve(env.get("WENBAN_SOURCES")) or DEFAULT_SOURCES,
+            database_url=env.get("WENBAN_DATABASE_URL") or None,
+            poll_seconds=float(env.get("WENBAN_POLL_SECONDS", "2")),
         )
 
     @property
     def db_path(self) -> Path:
         return self.home / "wenban.db"
+
+    @property
+    def database(self) -> str | Path:
+        """What ``store.db.open_db`` opens: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.db_path
 
     @property
     def model_path(self) -> Path:
