@@ -28,6 +28,8 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
+from store.db import write
+
 
 @dataclass
 class Session:
@@ -101,16 +103,9 @@ class StoreSessions:
     def __init__(self, db: Callable[[], Any], idle_seconds: float = 300) -> None:
         self.db, self.idle_seconds = db, idle_seconds
         self._last_sweep = 0.0
-        self._ready = False
 
     def _table(self):
-        db = self.db()
-        if not self._ready:
-            db["sessions"].create({"id": str, "catalogue": str, "state": str, "last": float},
-                                  pk="id", if_not_exists=True)
-            db["sessions"].create_index(["last"], if_not_exists=True)
-            self._ready = True
-        return db
+        return self.db()  # the table is made with the rest of the schema (store.db.ensure_schema)
 
     def new(self, catalogue: str) -> Session:
         return Session(id=secrets.token_hex(16), catalogue=catalogue)
@@ -125,7 +120,7 @@ class StoreSessions:
     def save(self, sess: Session) -> None:
         sess.last = time.time()
         db = self._table()
-        with db.atomic():
+        with write(db):  # queued like every write (BEGIN IMMEDIATE on SQLite)
             db["sessions"].upsert({"id": sess.id, "catalogue": sess.catalogue, "state": sess.state(),
                                    "last": sess.last}, pk="id")
 
@@ -142,6 +137,6 @@ class StoreSessions:
 
     def _delete(self, sql: str, args: list[Any]) -> list[Session]:
         db = self._table()
-        with db.atomic():
+        with write(db):
             rows = list(db.query(sql, args))
         return [Session.from_state(r["id"], r["catalogue"], r["state"], r["last"]) for r in rows]

@@ -88,7 +88,7 @@ def main() -> None:
     embedder = Embedder(settings, log=lambda *a: None)
     questions = [q["question"] for q in load_set("guangan") if q.get("expect") == "answer"]
     cores = os.cpu_count() or 1
-    print(f"| replicas | q/s | q/s per core | p50 ms | p95 ms | requests | errors |\n|---:|---:|---:|---:|---:|---:|---:|")
+    print("| replicas | q/s | q/s per core | p50 ms | p95 ms | requests | errors |\n|---:|---:|---:|---:|---:|---:|---:|")
     reach = None
     for n in (1, 2, 3):
         dep = Deployment(settings, replicas=n)

@@ -165,6 +165,10 @@ class PgDatabase:
             return False
 
     def close(self) -> None:
+        """A no-op: the pool is shared by every thread of the process (callers that
+        close their SQLite connection must not close it); ``shutdown`` ends it."""
+
+    def shutdown(self) -> None:
         self.pool.close()
         with _pools_lock:
             if _pools.get(self.url) is self:

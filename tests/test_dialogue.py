@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import dialogue as dialogue_mod
 from assistant.clarify import choose, labels
 from assistant.dialogue import Dialogue, follow_up_intent
 from assistant.privacy import mask

@@ -90,18 +90,27 @@ def cmd_setup(args, settings: Settings) -> int:
 
 def cmd_import(args, settings: Settings) -> int:
     from store.db import import_catalogue, open_db
-    from store.importers import load_file
+    from store.importers import Limits, load_file
 
-    data = load_file(args.file, args.format, args.name)
+    data = load_file(args.file, args.format, args.name, Limits.from_settings(settings))
     if args.title:
         data.title = args.title
     data.source = data.source or str(Path(args.file).name)
-    db = open_db(settings.database)
+    db = open_db(settings.database, busy_ms=settings.db_busy_ms)
     result = import_catalogue(db, data)
     print(result.summary())
     if args.diff and not result.unchanged:
         print(json.dumps({"added": result.added, "changed": result.changed, "removed": result.removed},
                          ensure_ascii=False, indent=2))
+    if not result.unchanged and not args.no_index:
+        # import and reindex are one operation: a server keeps answering from
+        # the old build (its own copy of the items) until this one is current
+        from index.build import build_index
+        from index.embedder import Embedder
+
+        build_index(settings, db, args.name, Embedder(settings, log=_log), log=_log,
+                    progress=sys.stderr.isatty())
+        _log(f"{args.name}: a running server swaps the new index in within seconds")
     return 0
 
 
@@ -276,6 +285,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="generic", choices=["generic", "guangan", "guangdong"])
     s.add_argument("--title", help="a human title for a new catalogue")
     s.add_argument("--diff", action="store_true", help="print the added/changed/removed codes")
+    s.add_argument("--no-index", action="store_true",
+                   help="do not rebuild the index after a changed import (the old one keeps answering)")
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("index", help="build the search indexes of a catalogue")
