@@ -128,6 +128,8 @@ class Assistant:
         self._lock = threading.Lock()
         self._local = threading.local()  # one SQLite connection per thread
         self.clarify_params = ClarifyParams()
+        # the unanswered log is for citizens' questions; `wenban eval` turns this off for its own
+        self.log_unanswered = True
 
     @property
     def db(self):

@@ -193,6 +193,8 @@ class Dialogue:
     # ------------------------------------------------------------------ log --
     def log(self, catalogue: str, kind: str, question: str, candidates: list[dict[str, Any]],
             session_id: str | None) -> None:
+        if not self.assistant.log_unanswered:
+            return
         store.log_unanswered(self.assistant.db, catalogue=catalogue, kind=kind, question=mask(question),
                              candidates=[{k: c.get(k) for k in ("code", "name", "department", "score")}
                                          for c in candidates[:5]], session_id=session_id)
