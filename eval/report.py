@@ -1,8 +1,11 @@
 """Write evaluation results as JSON, Markdown and a per-department accuracy plot.
 
     >>> write_reports(reports, dialogues, Path("var/eval/latest"))   # doctest: +SKIP
-    [PosixPath('var/eval/latest/report.json'), …report.md, …guangan-heldout-departments.png]
+    [PosixPath('var/eval/latest/report.json'), …report.md, …guangan-heldout-departments.png,
+     …guangan-departments.png]
 
+One plot per catalogue and split (``guangan-b3-departments.png``); the
+first split's is also ``guangan-departments.png``, the one the quality page shows.
 The plot labels departments D1, D2 … (the Markdown table says which is which):
 the machine has no CJK font, and a plot of empty boxes helps nobody.
 """
@@ -10,6 +13,7 @@ the machine has no CJK font, and a plot of empty boxes helps nobody.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +91,10 @@ def write_reports(reports: list[dict[str, Any]], dialogues: list[dict[str, Any]]
             plot_departments(r, png)
             plots[r["catalogue"], r["split"]] = png.name
             written.append(png)
+            first = out_dir / f"{r['catalogue']}-departments.png"
+            if first not in written:  # the quality page shows one plot per catalogue: the first split's
+                shutil.copyfile(png, first)
+                written.append(first)
     js = out_dir / "report.json"
     js.write_text(json.dumps({"reports": reports, "dialogues": dialogues}, ensure_ascii=False, indent=2))
     md = out_dir / "report.md"

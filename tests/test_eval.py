@@ -187,7 +187,9 @@ def test_dialogue_eval_and_the_written_reports(assistant, tmp_path):
     dev = evaluate(assistant, "guangdong", split="dev")
     paths = write_reports([dev, report], [d], tmp_path)
     names = {p.name for p in paths}
-    assert {"report.json", "report.md", "guangdong-dev-departments.png", "guangdong-heldout-departments.png"} <= names
+    assert {"report.json", "report.md", "guangdong-dev-departments.png", "guangdong-heldout-departments.png",
+            "guangdong-departments.png"} <= names
+    assert (tmp_path / "guangdong-departments.png").read_bytes() == (tmp_path / "guangdong-dev-departments.png").read_bytes()
     assert (tmp_path / "guangdong-heldout-departments.png").read_bytes()[:4] == b"\x89PNG"
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "clarify_rate" in md and depts[0]["department"] in md and "follow-up accuracy" in md
