@@ -142,6 +142,8 @@ class Assistant:
         self._local = threading.local()  # one SQLite connection per thread
         self.clarify_params = ClarifyParams()
         self._meta: dict[str, dict[str, Any]] = {}  # last catalogue rows read, for when the store is down
+        # the unanswered log is for citizens' questions; `wenban eval` turns this off for its own
+        self.log_unanswered = True
 
     @property
     def db(self):

@@ -177,6 +177,8 @@ class Dialogue:
     # ------------------------------------------------------------------ log --
     def log(self, catalogue: str, kind: str, question: str, candidates: list[dict[str, Any]],
             session_id: str | None) -> None:
+        if not self.assistant.log_unanswered:
+            return
         try:
             self._log(catalogue, kind, question, candidates, session_id)
         except store.StoreUnavailable:

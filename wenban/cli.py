@@ -199,6 +199,15 @@ def cmd_chat(args, settings: Settings) -> int:
     return 0
 
 
+def _splits(text: str) -> list[str]:
+    from eval.run import parse_splits
+
+    try:
+        return parse_splits(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def cmd_eval(args, settings: Settings) -> int:
     from assistant.answer import Assistant
     from assistant.dialogue import Dialogue
@@ -207,6 +216,7 @@ def cmd_eval(args, settings: Settings) -> int:
                           save_calibration)
 
     assistant = Assistant(settings, log=_log)
+    assistant.log_unanswered = False  # the eval's questions are not citizens' (evaluate() also sees to it)
     cats = args.catalogue or list(bundled())
     if args.calibrate:
         cal = fit_calibration(assistant, cats, split="dev")
@@ -218,7 +228,7 @@ def cmd_eval(args, settings: Settings) -> int:
     dialogue = Dialogue(assistant)
     for cat in cats:
         modes = MODES if args.compare else ("hybrid",)
-        reports = [evaluate(assistant, cat, split=args.split, mode=m) for m in modes]
+        reports = [evaluate(assistant, cat, split=sp, mode=m) for sp in args.split for m in modes]
         all_reports += reports
         print(format_reports(reports))
         d = evaluate_dialogues(dialogue, cat)
@@ -227,7 +237,7 @@ def cmd_eval(args, settings: Settings) -> int:
             print(f"{'follow_up_accuracy':28}{d['follow_up_accuracy']:>10.3f}   "
                   f"({d['follow_up_turns']} follow-up turns in {d['conversations']} conversations)")
         if args.failures:
-            for f in reports[-1]["failures"]:
+            for f in (f for r in reports if r["mode"] == modes[-1] for f in r["failures"]):
                 print(f"  ✗ {f['id']} {f['question']} → {f['status']} {f['got']} ({f['got_department']}), "
                       f"gold {f['gold']}, rank {f['rank']}, score {f['score']}")
             for f in d["failures"]:
@@ -308,7 +318,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="score answers on the evaluation sets")
     s.add_argument("--catalogue", "-c", action="append", help="catalogue(s); default: the bundled ones")
-    s.add_argument("--split", default="heldout", choices=["dev", "heldout", "all"])
+    s.add_argument("--split", default=["heldout"], type=_splits, metavar="SPLIT[,SPLIT…]",
+                   help="dev, heldout (the first batch's held-out third), b2, b3, all, or a comma list "
+                   "such as dev,heldout,b2,b3: one column per split (default: heldout)")
     s.add_argument("--compare", action="store_true", help="BM25-only, dense-only and hybrid side by side")
     s.add_argument("--failures", action="store_true", help="list every question answered wrongly")
     s.add_argument("--calibrate", action="store_true", help="refit data/calibration.json on the dev split first")
