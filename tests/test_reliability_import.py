@@ -226,3 +226,21 @@ def admin(settings, embedder, tmp_path_factory):
     s = replace(settings, home=h, admin_token="s3cret", import_max_rows=1_000)
     with TestClient(create_app(s, assistant=Assistant(s, embedder=embedder, log=lambda *a: None))) as c:
         yield c
+
+
+def test_wenban_import_rebuilds_the_index_after_a_change(home, monkeypatch, tmp_path, capsys):
+    from index.build import current_build, read_manifest
+    from wenban import cli
+
+    settings, db = home
+    items = store.items(db, "guangan")[:30]
+    path = tmp_path / "demo.csv"
+    path.write_bytes(_csv_bytes([[it["code"], it["name"], it["department"], it["url"]] for it in items]))
+    monkeypatch.setenv("WENBAN_HOME", str(settings.home))
+    monkeypatch.setenv("WENBAN_MODEL", str(settings.model_path))
+    assert cli.main(["import", "demo", str(path)]) == 0
+    assert current_build(settings, "demo") is not None
+    assert read_manifest(settings, "demo")["item_count"] == 30
+    capsys.readouterr()
+    assert cli.main(["import", "demo", str(path)]) == 0  # unchanged: nothing rebuilt
+    assert "unchanged" in capsys.readouterr().out
