@@ -79,6 +79,7 @@ def require_admin(request: Request, authorization: str | None = Header(None)) ->
     token = ctx(request).settings.admin_token
     if not token:
         raise error(404, "管理功能未开启", "admin routes are off (no WENBAN_ADMIN_TOKEN)")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not secrets.compare_digest(given.encode(), token.encode()):
+    # the scheme is required: a bare token is refused (api.audit.AdminGate checks first)
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), token.encode()):
         raise error(401, "需要管理口令", "admin token required")

@@ -23,6 +23,8 @@ from typing import Any
 
 import sqlite_utils
 
+from store import audit
+
 # Item fields, in the order a guide presents them. Lists are stored as JSON.
 ITEM_TEXT_FIELDS = [
     "code", "name", "parent_code", "parent_name", "variant", "type", "level", "area",
@@ -119,6 +121,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
          "candidates": str, "session_id": str},
         pk="id", if_not_exists=True,
     )
+    audit.ensure_schema(db)
 
 
 def item_hash(item: dict[str, Any]) -> str:
