@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.add_middleware(audit.AdminGate, settings=settings)
     app.add_middleware(Guard, settings=settings)
     app.include_router(audit.router)
-    admission = Admission(settings.ask_workers, settings.ask_queue)
+    admission = app.state.admission = Admission(settings.ask_workers, settings.ask_queue)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
