@@ -43,6 +43,10 @@ SESSION_ID = r"^[0-9a-f]{32}$"
 access_log = logging.getLogger("wenban.access")
 
 
+class SVGResponse(Response):
+    media_type = "image/svg+xml"
+
+
 class AskRequest(BaseModel):
     question: str = Field(..., max_length=MAX_QUESTION_CHARS, examples=["孩子刚出生怎么上户口"])
     catalogue: str = Field(..., max_length=64, examples=["guangan"])
@@ -180,7 +184,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                                  mask(req.comment) if req.comment else None, req.catalogue)
         return {"id": fid}
 
-    @app.get("/api/v1/qr")
+    @app.get("/api/v1/qr", response_class=SVGResponse,
+             responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}})
     def qr(data: str = Query(..., min_length=1, max_length=1000)) -> Response:
         """The official guide link as an SVG QR code, made here: no outside service."""
         import io
@@ -189,7 +194,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
         buf = io.BytesIO()
         segno.make(data, error="m").save(buf, kind="svg", scale=6, border=2)
-        return Response(buf.getvalue(), media_type="image/svg+xml")
+        return SVGResponse(buf.getvalue())
 
     # --------------------------------------------------------------- admin --
     @app.post("/api/v1/admin/catalogues/{name}/import", dependencies=[Depends(admin)])
@@ -269,7 +274,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                                     "dialogues": report["dialogues"]},
                 "unanswered": groups, "not_helpful": store.feedback(db, helpful=False)}
 
-    @app.get("/api/v1/admin/eval/{name}", dependencies=[Depends(admin)])
+    @app.get("/api/v1/admin/eval/{name}", dependencies=[Depends(admin)], response_class=FileResponse,
+             responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}})
     def eval_file(name: str) -> FileResponse:
         path = settings.home / "eval" / "latest" / name
         if not re.fullmatch(r"[\w.-]+\.png", name) or not path.exists():

@@ -12,9 +12,12 @@ from dataclasses import replace
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, settings as hsettings
+from hypothesis.errors import Unsatisfiable
+from hypothesis import HealthCheck, Phase, given, settings as hsettings
+from schemathesis import GenerationMode
 
 from api.app import create_app
+from wenban.config import Settings
 
 TOKEN = "fuzz-token"
 
@@ -34,11 +37,28 @@ def api_schema(settings, assistant):
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+# One test per operation and mode, through schemathesis' Python API (its lazy
+# pytest fixture loader does not work with pytest 9). The operations are read from
+# the app's own document, so a route added later is fuzzed too. Reindex is left out:
+# each call rebuilds an index (tens of seconds); tests/test_api.py covers it.
+SKIP = {("post", "/api/v1/admin/catalogues/{name}/reindex")}
+OPERATIONS = sorted((m, p) for p, ops in create_app(Settings.from_env()).openapi()["paths"].items()
+                    for m in ops if (m, p) not in SKIP)
 
 
-@schema.parametrize()
-@hsettings(max_examples=15, deadline=None, phases=[Phase.explicit, Phase.generate],
-           suppress_health_check=list(HealthCheck))
-def test_api_contract(case):
-    case.call_and_validate()
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("method, path", OPERATIONS)
+def test_api_contract(api_schema, method, path, mode):
+    operation = api_schema[path][method.upper()]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @hsettings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.generate], database=None,
+               suppress_health_check=list(HealthCheck))
+    def check(case):
+        case.call_and_validate()
+
+    try:
+        check()
+    except Unsatisfiable:  # every input of this operation is valid: there is no negative case
+        assert mode == GenerationMode.NEGATIVE
+        pytest.skip("no schema-invalid input exists for this operation")

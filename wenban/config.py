@@ -57,7 +57,7 @@ class Settings:
     admin_max_failures: int = 5  # WENBAN_ADMIN_MAX_FAILURES: wrong tokens before a client is locked out
     admin_lockout_seconds: int = 900  # WENBAN_ADMIN_LOCKOUT: how long the lockout lasts
     ask_workers: int = 2  # WENBAN_ASK_WORKERS: questions computed at once (the embedder is the bottleneck)
-    ask_queue: int = 32  # WENBAN_ASK_QUEUE: questions waiting beyond those; more get 503 + Retry-After
+    ask_queue: int = 64  # WENBAN_ASK_QUEUE: questions waiting beyond those; more get 503 + Retry-After
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -78,7 +78,7 @@ class Settings:
             admin_max_failures=int(env.get("WENBAN_ADMIN_MAX_FAILURES", "5")),
             admin_lockout_seconds=int(env.get("WENBAN_ADMIN_LOCKOUT", "900")),
             ask_workers=int(env.get("WENBAN_ASK_WORKERS", "2")),
-            ask_queue=int(env.get("WENBAN_ASK_QUEUE", "32")),
+            ask_queue=int(env.get("WENBAN_ASK_QUEUE", "64")),
         )
 
     @property
