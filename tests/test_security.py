@@ -74,9 +74,9 @@ def test_an_upload_with_a_wrong_token_is_never_read(client, monkeypatch):
 
     monkeypatch.setattr(fp.MultiPartParser, "parse", spy)
     files = {"file": ("list.csv", CSV.encode() * 1000)}
-    r = client.post("/api/v1/admin/catalogues/hall/import", files=files, headers={"Authorization": "Bearer no"})
+    r = client.post("/api/v1/admin/catalogues/sechall/import", files=files, headers={"Authorization": "Bearer no"})
     assert r.status_code == 401 and not parsed
-    r = client.post("/api/v1/admin/catalogues/hall/import", files={"file": ("list.csv", CSV.encode())},
+    r = client.post("/api/v1/admin/catalogues/sechall/import", files={"file": ("list.csv", CSV.encode())},
                     headers=AUTH)
     assert r.status_code == 200 and parsed  # the right token: read and imported
 
@@ -85,7 +85,7 @@ def test_an_upload_over_the_import_cap_is_refused_unread(client, monkeypatch):
     import api.security as sec
 
     monkeypatch.setattr(sec, "MAX_IMPORT_BYTES", 1000)
-    r = client.post("/api/v1/admin/catalogues/hall/import", files={"file": ("list.csv", b"x" * 200_000)},
+    r = client.post("/api/v1/admin/catalogues/sechall/import", files={"file": ("list.csv", b"x" * 200_000)},
                     headers=AUTH)
     assert r.status_code == 413 and "request body over" in r.json()["detail"]
 
@@ -188,14 +188,14 @@ def test_admin_actions_and_failures_are_audited_and_exported(settings, assistant
     with app_client(settings, assistant, admin_token=TOKEN) as c:
         start = c.get("/api/v1/admin/audit", headers=AUTH).json()
         since = start[-1]["at"]
-        c.post("/api/v1/admin/catalogues/hall/import", files={"file": ("l.csv", CSV.encode())},
+        c.post("/api/v1/admin/catalogues/sechall/import", files={"file": ("l.csv", CSV.encode())},
                headers={"Authorization": "Bearer wrong"})
-        c.post("/api/v1/admin/catalogues/hall/import", files={"file": ("l.csv", CSV.encode())}, headers=AUTH)
+        c.post("/api/v1/admin/catalogues/sechall/import", files={"file": ("l.csv", CSV.encode())}, headers=AUTH)
         rows = c.get("/api/v1/admin/audit", params={"since": since}, headers=AUTH).json()
-        mine = [r for r in rows if r["action"] == "POST /api/v1/admin/catalogues/hall/import"]
+        mine = [r for r in rows if r["action"] == "POST /api/v1/admin/catalogues/sechall/import"]
         assert [(r["result"], r["status"], r["actor"]) for r in mine][-2:] == [
             ("auth_failed", 401, identity("wrong")), ("ok", 200, identity(TOKEN))]
-        assert all(r["client"] == "10.0.0.5" and r["target"] == "hall" and r["at"] for r in mine)
+        assert all(r["client"] == "10.0.0.5" and r["target"] == "sechall" and r["at"] for r in mine)
         csv = c.get("/api/v1/admin/audit", params={"since": since, "format": "csv"}, headers=AUTH)
         assert csv.headers["content-type"].startswith("text/csv")
         assert csv.text.splitlines()[0] == "id,at,actor,client,action,target,result,status,detail"
