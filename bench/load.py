@@ -94,14 +94,16 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--soak", type=float, default=0, help="seconds of soak at the last concurrency")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--server-log", default="/tmp/wenban-load-server.log", help="the server's own log (errors)")
     args = p.parse_args()
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "WENBAN_RATE_LIMIT": "off", "PYTHONPATH": str(ROOT)}
+    log = open(args.server_log, "w")
     server = subprocess.Popen([sys.executable, "-m", "wenban.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+                              stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -136,6 +138,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(30)
+        log.close()
 
 
 if __name__ == "__main__":

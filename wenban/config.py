@@ -52,7 +52,7 @@ class Settings:
     sources: Path = DEFAULT_SOURCES
     # HTTP service limits (api/security.py, api/audit.py, api/app.py), one per line:
     max_body_bytes: int = 16 * 1024  # WENBAN_MAX_BODY: JSON bodies of public routes; admin import has its own cap
-    rate_limit: str = "120/minute"  # WENBAN_RATE_LIMIT: per client on /api/ routes ("" or "off": none)
+    rate_limit: str = "300/minute"  # WENBAN_RATE_LIMIT: per client on /api/ routes ("" or "off": none)
     trusted_proxies: tuple[str, ...] = ()  # WENBAN_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed
     admin_max_failures: int = 5  # WENBAN_ADMIN_MAX_FAILURES: wrong tokens before a client is locked out
     admin_lockout_seconds: int = 900  # WENBAN_ADMIN_LOCKOUT: how long the lockout lasts
@@ -73,7 +73,7 @@ class Settings:
             admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
             sources=_resolve(env.get("WENBAN_SOURCES")) or DEFAULT_SOURCES,
             max_body_bytes=int(env.get("WENBAN_MAX_BODY", 16 * 1024)),
-            rate_limit=env.get("WENBAN_RATE_LIMIT", "120/minute"),
+            rate_limit=env.get("WENBAN_RATE_LIMIT", "300/minute"),
             trusted_proxies=tuple(p.strip() for p in env.get("WENBAN_TRUSTED_PROXIES", "").split(",") if p.strip()),
             admin_max_failures=int(env.get("WENBAN_ADMIN_MAX_FAILURES", "5")),
             admin_lockout_seconds=int(env.get("WENBAN_ADMIN_LOCKOUT", "900")),
