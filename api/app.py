@@ -21,16 +21,20 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import audit
+from api.admission import Admission
 from api.deps import Context, error, no_index, require_admin
 from api.watch import Watcher, build_lock
+from api.openapi import bilingual, declare_errors
+from api.security import Guard
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
 from assistant.privacy import mask
 from store import db as store
@@ -44,8 +48,12 @@ SESSION_ID = r"^[0-9a-f]{32}$"
 access_log = logging.getLogger("wenban.access")
 
 
+class SVGResponse(Response):
+    media_type = "image/svg+xml"
+
+
 class AskRequest(BaseModel):
-    question: str = Field(..., max_length=MAX_QUESTION_CHARS * 2, examples=["孩子刚出生怎么上户口"])
+    question: str = Field(..., max_length=MAX_QUESTION_CHARS, examples=["孩子刚出生怎么上户口"])
     catalogue: str = Field(..., max_length=64, examples=["guangan"])
     session_id: str | None = Field(None, pattern=SESSION_ID,
                                    description="from an earlier answer; an expired one starts a new session")
@@ -54,7 +62,7 @@ class AskRequest(BaseModel):
 class FeedbackRequest(BaseModel):
     session_id: str = Field(..., pattern=SESSION_ID)
     answer_code: str = Field(..., min_length=1, max_length=128)
-    helpful: bool
+    helpful: StrictBool  # true or false only: not 0, 1 or "yes"
     comment: str | None = Field(None, max_length=1000)
     catalogue: str | None = Field(None, max_length=64)
 
@@ -69,6 +77,17 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     admin = require_admin
 
     # ------------------------------------------------------------ plumbing --
+    # outermost first: Guard (size, rate, headers, access log) then AdminGate (token, lockout, audit)
+    app.add_middleware(audit.AdminGate, settings=settings)
+    app.add_middleware(Guard, settings=settings)
+    app.include_router(audit.router)
+    admission = app.state.admission = Admission(settings.ask_workers, settings.ask_queue)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = bilingual(exc.status_code, exc.detail) if isinstance(exc.detail, str) else exc.detail
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         where = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
@@ -79,17 +98,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         # one damaged catalogue answers 503 with the file named; the others serve
         return JSONResponse(status_code=503, content={
             "detail": f"该目录的索引已损坏，暂时无法回答 / {exc}"})
-
-    @app.middleware("http")
-    async def _log(request: Request, call_next):
-        # our own access log, with ID-card and phone numbers masked (uvicorn's is off)
-        t = time.perf_counter()
-        response = await call_next(request)
-        # decoded first: "%81" + an ID number would hide the number from the mask
-        query = f"?{mask(unquote_plus(str(request.url.query)))}" if request.url.query else ""
-        access_log.info("%s %s%s %s %.1fms", request.method, mask(unquote_plus(request.url.path)), query,
-                        response.status_code, (time.perf_counter() - t) * 1000)
-        return response
 
     @app.exception_handler(store.StoreUnavailable)
     async def _store_down(request: Request, exc: store.StoreUnavailable) -> JSONResponse:
@@ -120,12 +128,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         if getattr(context, "watcher", None):
             context.watcher.stop()
 
+    # probes are async: they run on the event loop, never waiting for the thread pool
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz")
-    def readyz() -> dict[str, Any]:
+    async def readyz() -> dict[str, Any]:
         a = context.loaded
         loaded = sorted(a._retrievers) if a else []
         if not loaded:
@@ -141,14 +150,15 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     async def ask(req: AskRequest) -> dict[str, Any]:
         known_catalogue(req.catalogue)
         try:
-            return await run_in_threadpool(get_dialogue().turn, req.session_id, req.question, req.catalogue)
+            async with admission.slot():
+                return await run_in_threadpool(get_dialogue().turn, req.session_id, req.question, req.catalogue)
         except BadQuestion as e:
             raise HTTPException(422, str(e)) from None
         except FileNotFoundError:
             raise no_index(req.catalogue) from None
 
     @app.get("/api/v1/search")
-    async def search(q: str = Query(..., max_length=MAX_QUESTION_CHARS * 2), catalogue: str = Query(...),
+    async def search(q: str = Query(..., max_length=MAX_QUESTION_CHARS), catalogue: str = Query(...),
                      k: int = Query(8, ge=1, le=20)) -> dict[str, Any]:
         """Ranked candidates for the operator console: no dialogue, no clarify."""
         known_catalogue(catalogue)
@@ -160,7 +170,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             r = get_assistant().retriever(catalogue)
         except FileNotFoundError:
             raise no_index(catalogue) from None
-        res = await run_in_threadpool(r.search, text, k)
+        async with admission.slot():
+            res = await run_in_threadpool(r.search, text, k)
         top = res.candidates[0] if res.candidates else None
         return {"question": text, "in_scope": bool(top and top.score >= r.calibration.threshold),
                 "candidates": [c.public() for c in res.candidates[:k]]}
@@ -196,15 +207,24 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @app.post("/api/v1/feedback", status_code=201)
     def feedback(req: FeedbackRequest) -> dict[str, Any]:
+        # only what was really answered: a known catalogue, item and live session
+        if req.catalogue:
+            known_catalogue(req.catalogue)
+        cats = store.find_code(get_assistant().db, req.answer_code)
+        if not cats or (req.catalogue and req.catalogue not in cats):
+            raise error(404, "没有该事项", f"no item {req.answer_code}")
+        if not get_dialogue().has(req.session_id):
+            raise error(404, "会话不存在或已过期", "unknown or expired session")
         try:
             fid = store.add_feedback(get_assistant().db, req.session_id, req.answer_code, req.helpful,
                                      mask(req.comment) if req.comment else None, req.catalogue)
-        except store.StoreUnavailable as e:  # disk full, locked too long: nothing was written
+        except store.StoreUnavailable as e:  # disk full, locked too long, database down: nothing written
             raise error(503, "反馈未能保存，请稍后再试", f"feedback could not be saved ({e.reason}); "
                                                "please try again later") from None
         return {"id": fid}
 
-    @app.get("/api/v1/qr")
+    @app.get("/api/v1/qr", response_class=SVGResponse,
+             responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}})
     def qr(data: str = Query(..., min_length=1, max_length=1000)) -> Response:
         """The official guide link (http or https only) as an SVG QR code, made here."""
         import io
@@ -219,7 +239,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             segno.make(url, error="m").save(buf, kind="svg", scale=6, border=2)
         except segno.DataOverflowError:
             raise error(422, "链接过长，无法生成二维码", "the link is too long for a QR code") from None
-        return Response(buf.getvalue(), media_type="image/svg+xml")
+        return SVGResponse(buf.getvalue())
 
     # --------------------------------------------------------------- admin --
     @app.post("/api/v1/admin/catalogues/{name}/import", dependencies=[Depends(admin)])
@@ -338,7 +358,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                                     "dialogues": report["dialogues"]},
                 "unanswered": groups, "not_helpful": store.feedback(db, helpful=False)}
 
-    @app.get("/api/v1/admin/eval/{name}", dependencies=[Depends(admin)])
+    @app.get("/api/v1/admin/eval/{name}", dependencies=[Depends(admin)], response_class=FileResponse,
+             responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}})
     def eval_file(name: str) -> FileResponse:
         path = settings.home / "eval" / "latest" / name
         if not re.fullmatch(r"[\w.-]+\.png", name) or not path.exists():
@@ -361,6 +382,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     def quality_page() -> HTMLResponse:
         return page("quality.html")
 
+    declare_errors(app)
     return app
 
 

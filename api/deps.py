@@ -19,7 +19,8 @@ from __future__ import annotations
 import secrets
 import threading
 
-from fastapi import Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.answer import Assistant, UnknownCatalogue
 from assistant.dialogue import Dialogue
@@ -78,11 +79,17 @@ def ctx(request: Request) -> Context:
     return request.app.state.ctx
 
 
-def require_admin(request: Request, authorization: str | None = Header(None)) -> None:
-    """Admin routes: ``Authorization: Bearer $WENBAN_ADMIN_TOKEN``; off (404) with no token set."""
+# declared in the OpenAPI document as the admin routes' security scheme
+bearer_scheme = HTTPBearer(auto_error=False, description="WENBAN_ADMIN_TOKEN")
+
+
+def require_admin(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)) -> None:
+    """Admin routes: ``Authorization: Bearer $WENBAN_ADMIN_TOKEN``; off (404) with no token set.
+    ``api.audit.AdminGate`` has already checked the token (and audits); this is the route's own check."""
     token = ctx(request).settings.admin_token
     if not token:
         raise error(404, "管理功能未开启", "admin routes are off (no WENBAN_ADMIN_TOKEN)")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not secrets.compare_digest(given.encode(), token.encode()):
+    # the Bearer scheme is required: a bare token is refused
+    given = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else ""
+    if not given or not secrets.compare_digest(given.encode(), token.encode()):
         raise error(401, "需要管理口令", "admin token required")

@@ -28,6 +28,7 @@ from typing import Any
 import sqlite_utils
 
 log = logging.getLogger("wenban.store")
+from store import audit
 
 # Item fields, in the order a guide presents them. Lists are stored as JSON.
 ITEM_TEXT_FIELDS = [
@@ -200,6 +201,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db["sessions"].create({"id": str, "catalogue": str, "state": str, "last": float},
                           pk="id", if_not_exists=True)
     db["sessions"].create_index(["last"], if_not_exists=True)
+    audit.ensure_schema(db)
 
 
 def item_hash(item: dict[str, Any]) -> str:

@@ -282,6 +282,21 @@ def cmd_serve(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit(args, settings: Settings) -> int:
+    """The admin audit trail (every admin action and auth failure), CSV or JSON."""
+    from store import audit
+    from store import db as store
+
+    since = args.since
+    if since:
+        from datetime import datetime
+
+        since = datetime.fromisoformat(since).isoformat()  # ValueError: a clear message, exit 2
+    entries = audit.rows(store.open_db(settings.db_path), since=since)
+    sys.stdout.write(audit.to_csv(entries) if args.format == "csv" else audit.to_json(entries) + "\n")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wenban", description="问办: government service answers from the official catalogue")
     sub = p.add_subparsers(dest="command", required=True)
@@ -330,6 +345,12 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("catalogues", help="list the catalogues in the store")
     s.set_defaults(func=cmd_catalogues)
+
+    s = sub.add_parser("audit", help="the admin audit trail")
+    s.add_argument("action", choices=["export"])
+    s.add_argument("--since", help="ISO date or time (UTC), e.g. 2026-11-01")
+    s.add_argument("--format", default="csv", choices=["csv", "json"])
+    s.set_defaults(func=cmd_audit)
 
     s = sub.add_parser("serve", help="serve the HTTP API and the kiosk page")
     s.add_argument("--host", default="127.0.0.1")

@@ -68,6 +68,14 @@ class Settings:
     retention_days: int = 180
     # How long a write waits for another writer before giving up.
     db_busy_ms: int = 10_000
+    # HTTP service limits (api/security.py, api/audit.py, api/app.py), one per line:
+    max_body_bytes: int = 16 * 1024  # WENBAN_MAX_BODY: JSON bodies of public routes; admin import has its own cap
+    rate_limit: str = "300/minute"  # WENBAN_RATE_LIMIT: per client on /api/ routes ("" or "off": none)
+    trusted_proxies: tuple[str, ...] = ()  # WENBAN_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed
+    admin_max_failures: int = 5  # WENBAN_ADMIN_MAX_FAILURES: wrong tokens before a client is locked out
+    admin_lockout_seconds: int = 900  # WENBAN_ADMIN_LOCKOUT: how long the lockout lasts
+    ask_workers: int = 2  # WENBAN_ASK_WORKERS: questions computed at once (the embedder is the bottleneck)
+    ask_queue: int = 64  # WENBAN_ASK_QUEUE: questions waiting beyond those; more get 503 + Retry-After
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +97,13 @@ class Settings:
             import_max_errors=int(env.get("WENBAN_IMPORT_MAX_ERRORS", "100")),
             retention_days=int(env.get("WENBAN_RETENTION_DAYS", "180")),
             db_busy_ms=int(env.get("WENBAN_DB_BUSY_MS", "10000")),
+            max_body_bytes=int(env.get("WENBAN_MAX_BODY", 16 * 1024)),
+            rate_limit=env.get("WENBAN_RATE_LIMIT", "300/minute"),
+            trusted_proxies=tuple(p.strip() for p in env.get("WENBAN_TRUSTED_PROXIES", "").split(",") if p.strip()),
+            admin_max_failures=int(env.get("WENBAN_ADMIN_MAX_FAILURES", "5")),
+            admin_lockout_seconds=int(env.get("WENBAN_ADMIN_LOCKOUT", "900")),
+            ask_workers=int(env.get("WENBAN_ASK_WORKERS", "2")),
+            ask_queue=int(env.get("WENBAN_ASK_QUEUE", "64")),
         )
 
     @property
