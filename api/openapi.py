@@ -25,7 +25,7 @@ WHY = {400: "malformed request (body, header or encoding)", 401: "admin token mi
        404: "no such catalogue, item or session; admin routes when no token is configured",
        409: "the code is in several catalogues: add ?catalogue=", 413: "request body over the route's cap",
        422: "a parameter or the body is invalid: which and why", 429: "rate limit, or admin lockout; see Retry-After",
-       500: "the rebuild failed; the old index keeps serving", 503: "busy (see Retry-After), or not indexed yet"}
+       500: "the rebuild failed; the old index keeps serving", 503: "busy (see Retry-After), not indexed yet, index damaged, or the database unreachable"}
 
 # statuses a route gives beyond those every route of its kind gives
 EXTRA = {"/api/v1/items/{code}": {409}, "/api/v1/ask": {503}, "/api/v1/search": {503}, "/readyz": {503},
@@ -50,6 +50,7 @@ def errors_of(path: str, op: dict) -> set[int]:
     params = op.get("parameters", [])
     if path.startswith("/api/"):
         codes.add(429)
+        codes.add(503)  # the store unreachable (PostgreSQL down), busy, or an index damaged
     if params or "requestBody" in op:
         codes.add(422)
     if any(p["in"] == "path" or p["name"] == "catalogue" for p in params) or "requestBody" in op:
