@@ -214,3 +214,17 @@ def test_kill_9_during_feedback_loses_nothing_acknowledged(tmp_path):
     assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
     stored = {r[0] for r in conn.execute("select id from feedback")}
     assert set(acked) <= stored
+
+
+def test_a_server_swaps_in_a_build_made_by_another_process(settings, embedder, tmp_path):
+    """`wenban import`/`wenban index` in another process move CURRENT; the
+    running assistant notices and loads the new build in the background."""
+    s = copy_home(settings, tmp_path / "home")
+    a = Assistant(s, embedder=embedder, log=lambda *a: None)
+    old = a.retriever("guangan").build_dir
+    new = build_index(s, store.open_db(s.db_path), "guangan", embedder, log=lambda *a: None, progress=False)
+    a._checked.clear()  # as if REFRESH_S had passed
+    deadline = time.monotonic() + 60
+    while a.retriever("guangan").build_dir == old and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert a.retriever("guangan").build_dir.name == new["build_id"]
