@@ -12,24 +12,38 @@ admin routes answer 404): catalogue import, reindex, the quality data.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import (
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import Context, error, no_index, require_admin
-from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
+from api.pages_api import router as pages_router
+from assistant.answer import (
+    MAX_QUESTION_CHARS,
+    Assistant,
+    BadQuestion,
+    check_question,
+    spoken_answer,
+)
 from assistant.privacy import mask
 from store import db as store
 from store.importers import MAX_IMPORT_BYTES, ImportFailed, load_file
@@ -53,12 +67,15 @@ class FeedbackRequest(BaseModel):
     helpful: bool
     comment: str | None = Field(None, max_length=1000)
     catalogue: str | None = Field(None, max_length=64)
+    question: str | None = Field(None, max_length=MAX_QUESTION_CHARS * 2,
+                                 description="the question that was answered, for the quality page (masked)")
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(title="wenban 问办", version="0.2.0",
-                  description="Answers from the official catalogue of government service items.")
+                  description="Answers from the official catalogue of government service items.",
+                  docs_url=None, redoc_url=None)  # served from local assets by api.pages_api
     # shared with the routers of other modules through ``api.deps.ctx(request)``
     context = app.state.ctx = Context(settings, assistant)
     get_assistant, get_dialogue, known_catalogue = context.assistant, context.dialogue, context.known_catalogue
@@ -164,6 +181,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     def feedback(req: FeedbackRequest) -> dict[str, Any]:
         fid = store.add_feedback(get_assistant().db, req.session_id, req.answer_code, req.helpful,
                                  mask(req.comment) if req.comment else None, req.catalogue)
+        if req.question:  # so staff see what was asked, not only the item
+            get_assistant().db["feedback"].update(fid, {"question": mask(req.question)}, alter=True)
         return {"id": fid}
 
     @app.get("/api/v1/qr")
@@ -232,29 +251,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             raise error(500, "重建索引失败，旧索引继续服务", f"reindex failed, the old index keeps serving: {e}") \
                 from None
 
-    @app.get("/api/v1/admin/quality", dependencies=[Depends(admin)])
-    def quality() -> dict[str, Any]:
-        db = get_assistant().db
-        report_path = settings.home / "eval" / "latest" / "report.json"
-        report = json.loads(report_path.read_text()) if report_path.exists() else None
-        log = store.unanswered(db, limit=1000)
-        norm = [re.sub(r"[\W_]+", "", e["question"]) for e in log]
-        counts = Counter(norm)
-        near = Counter((e["candidates"][0]["code"] if e["candidates"] else None) for e in log)
-        groups, seen = [], set()
-        for e, n in zip(log, norm):
-            if n in seen:
-                continue
-            seen.add(n)
-            top = e["candidates"][0] if e["candidates"] else None
-            groups.append({"question": e["question"], "catalogue": e["catalogue"], "kind": e["kind"], "at": e["at"],
-                           "count": counts[n], "near_item": top,
-                           "similar": near[top["code"]] if top else 0})
-        return {"eval": report and {"reports": [{k: v for k, v in r.items() if k != "failures"}
-                                                for r in report["reports"] if r["mode"] == "hybrid"],
-                                    "dialogues": report["dialogues"]},
-                "unanswered": groups, "not_helpful": store.feedback(db, helpful=False)}
-
     @app.get("/api/v1/admin/eval/{name}", dependencies=[Depends(admin)])
     def eval_file(name: str) -> FileResponse:
         path = settings.home / "eval" / "latest" / name
@@ -263,6 +259,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return FileResponse(path, media_type="image/png")
 
     # --------------------------------------------------------------- pages --
+    app.include_router(pages_router)  # static files, docs, quality data and actions
+
     def page(name: str) -> HTMLResponse:
         return HTMLResponse((PAGES / name).read_text(encoding="utf-8"))
 

@@ -50,6 +50,11 @@ class Settings:
     # WENBAN_SOURCES: the folder the bundled catalogue files (data/catalogues.json
     # names them relative to it) are read from by `wenban setup`.
     sources: Path = DEFAULT_SOURCES
+    # the pages: the hall's name on printouts, its time zone for the quality page,
+    # and a kiosk locked to one catalogue (empty: the citizen chooses)
+    hall_name: str = ""
+    timezone: str = "Asia/Shanghai"
+    kiosk_catalogue: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -64,6 +69,9 @@ class Settings:
             threads=int(env.get("WENBAN_THREADS", "2")),
             admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
             sources=_resolve(env.get("WENBAN_SOURCES")) or DEFAULT_SOURCES,
+            hall_name=env.get("WENBAN_HALL_NAME", ""),
+            timezone=env.get("WENBAN_TIMEZONE") or "Asia/Shanghai",
+            kiosk_catalogue=env.get("WENBAN_KIOSK_CATALOGUE", ""),
         )
 
     @property
