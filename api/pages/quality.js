@@ -144,11 +144,11 @@ async function runEval() {
   const body = {split: $("run-split").value};
   if ($("run-cat").value) body.catalogue = $("run-cat").value;
   $("run-eval").disabled = true;
-  try { await postJSON("/api/v1/admin/eval/run", body, auth()); }
+  try { await postJSON("/api/v1/admin/evaluations", body, auth()); }
   catch (e) { $("run-status").textContent = e.message; $("run-eval").disabled = false; return; }
   $("run-progress").hidden = false;
   const tick = async () => {
-    const p = await api("/api/v1/admin/eval/run", {headers: auth()});
+    const p = await api("/api/v1/admin/evaluations", {headers: auth()});
     $("run-progress").max = p.total || 1; $("run-progress").value = p.done;
     $("run-status").textContent = p.state === "running" ? `正在评测 ${title(p.catalogue || "")}：${p.done} / ${p.total || "?"}`
       : p.state === "done" ? "评测完成" : `评测失败：${p.error || ""}`;
