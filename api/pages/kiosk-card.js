@@ -91,7 +91,7 @@ function answerCard(it, ctx) {
     <div class="feedback">
       <button type="button" id="helpful">有帮助</button>
       <button type="button" id="unhelpful">没帮助</button>
-      <button type="button" id="print">打印材料清单</button>
+      <button type="button" id="print">${it.materials && it.materials.length ? "打印材料清单" : "打印这张卡片"}</button>
     </div>
     <div id="comment-box" hidden><label for="comment">哪里不对？可以不填：</label><textarea id="comment" maxlength="500"></textarea>
       <button type="button" id="send-comment">提交</button></div>

@@ -145,6 +145,8 @@ function alternatives(a) {
     if (seen.has(c.code) || seen.has(c.name)) return false;
     seen.add(c.code); seen.add(c.name); return true;
   }).slice(0, 3);
+  // candidates carry no area: they share the answered item's catalogue, so its area names their district
+  list.forEach((c) => { if (!c.department_full) c.department_full = departmentFull({department: c.department, area: a.item.area}); });
   state.alts = list;
   if (!list.length || a.status === "follow_up") return "";
   return `<div class="card alts" id="alternatives"><h3>您是不是要办</h3>${optionButtons(list, "alt")}</div>`;
