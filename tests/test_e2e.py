@@ -436,3 +436,24 @@ def test_api_docs_render_offline(server, page, path, ready):
     assert "wenban" in page.wait_for_selector(ready, timeout=30000).inner_text()
     assert not outside
     assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
+
+
+@pytest.mark.parametrize("path,ready", [("/", "#chips .chip"), ("/operator", "#cat option"), ("/quality", "#login")])
+def test_pages_work_under_a_strict_script_policy(server, page, path, ready):
+    """The security helper's CSP (script-src 'self') must not break any page."""
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+
+    def with_csp(route):
+        resp = route.fetch()
+        route.fulfill(response=resp, headers={**resp.headers, "content-security-policy": "script-src 'self'"})
+
+    page.route(server + path, with_csp)
+    page.goto(server + path)
+    page.wait_for_selector(ready, state="attached")
+    if path == "/":
+        choose_catalogue(page, "guangdong")
+        page.fill("#q", "执业药师首次注册怎么办")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#answer")
+    assert not violations
