@@ -12,17 +12,24 @@ admin routes answer 404): catalogue import, reindex, the quality data.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import (
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -36,6 +43,7 @@ from api.watch import Watcher, build_lock
 from api.openapi import bilingual, declare_errors
 from api.security import Guard
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
+from api.pages_api import router as pages_router
 from assistant.privacy import mask
 from store import db as store
 from index.build import IndexUnavailable, sweep
@@ -65,12 +73,15 @@ class FeedbackRequest(BaseModel):
     helpful: StrictBool  # true or false only: not 0, 1 or "yes"
     comment: str | None = Field(None, max_length=1000)
     catalogue: str | None = Field(None, max_length=64)
+    question: str | None = Field(None, max_length=MAX_QUESTION_CHARS * 2,
+                                 description="the question that was answered, for the quality page (masked)")
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     app = FastAPI(title="wenban 问办", version="0.2.0",
-                  description="Answers from the official catalogue of government service items.")
+                  description="Answers from the official catalogue of government service items.",
+                  docs_url=None, redoc_url=None)  # served from local assets by api.pages_api
     # shared with the routers of other modules through ``api.deps.ctx(request)``
     context = app.state.ctx = Context(settings, assistant)
     get_assistant, get_dialogue, known_catalogue = context.assistant, context.dialogue, context.known_catalogue
@@ -217,7 +228,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             raise error(404, "会话不存在或已过期", "unknown or expired session")
         try:
             fid = store.add_feedback(get_assistant().db, req.session_id, req.answer_code, req.helpful,
-                                     mask(req.comment) if req.comment else None, req.catalogue)
+                                     mask(req.comment) if req.comment else None, req.catalogue,
+                                     question=mask(req.question) if req.question else None)
         except store.StoreUnavailable as e:  # disk full, locked too long, database down: nothing written
             raise error(503, "反馈未能保存，请稍后再试", f"feedback could not be saved ({e.reason}); "
                                                "please try again later") from None
@@ -335,29 +347,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             raise error(500, "重建索引失败，旧索引继续服务", f"reindex failed, the old index keeps serving: {e}") \
                 from None
 
-    @app.get("/api/v1/admin/quality", dependencies=[Depends(admin)])
-    def quality() -> dict[str, Any]:
-        db = get_assistant().db
-        report_path = settings.home / "eval" / "latest" / "report.json"
-        report = json.loads(report_path.read_text()) if report_path.exists() else None
-        log = store.unanswered(db, limit=1000)
-        norm = [re.sub(r"[\W_]+", "", e["question"]) for e in log]
-        counts = Counter(norm)
-        near = Counter((e["candidates"][0]["code"] if e["candidates"] else None) for e in log)
-        groups, seen = [], set()
-        for e, n in zip(log, norm):
-            if n in seen:
-                continue
-            seen.add(n)
-            top = e["candidates"][0] if e["candidates"] else None
-            groups.append({"question": e["question"], "catalogue": e["catalogue"], "kind": e["kind"], "at": e["at"],
-                           "count": counts[n], "near_item": top,
-                           "similar": near[top["code"]] if top else 0})
-        return {"eval": report and {"reports": [{k: v for k, v in r.items() if k != "failures"}
-                                                for r in report["reports"] if r["mode"] == "hybrid"],
-                                    "dialogues": report["dialogues"]},
-                "unanswered": groups, "not_helpful": store.feedback(db, helpful=False)}
-
     @app.get("/api/v1/admin/eval/{name}", dependencies=[Depends(admin)], response_class=FileResponse,
              responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}})
     def eval_file(name: str) -> FileResponse:
@@ -367,6 +356,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return FileResponse(path, media_type="image/png")
 
     # --------------------------------------------------------------- pages --
+    app.include_router(pages_router)  # static files, docs, quality data and actions
+
     def page(name: str) -> HTMLResponse:
         return HTMLResponse((PAGES / name).read_text(encoding="utf-8"))
 

@@ -268,22 +268,54 @@ class Assistant:
         return answer
 
 
+CN_DIGITS = "零一两三四五六七八九十"
+
+
+def _count_words(n: int) -> str:
+    """A count as it is said: 2 → "两", 5 → "五", 12 → "十二"; 20 and more stay digits."""
+    if n <= 10:
+        return CN_DIGITS[n]
+    if n < 20:
+        return "十" + CN_DIGITS[n - 10]
+    return str(n)
+
+
+def _clean(text: str) -> str:
+    """A record's text as it is read aloud: no URLs, no trailing or doubled punctuation."""
+    text = re.sub(r"https?://\S+", "", str(text))
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"([，。；、,.;:：])\1+", r"\1", text)
+    return text.strip(" ，。；、,.;:：")
+
+
 def spoken_answer(item: dict[str, Any]) -> str:
-    """The short 口径 an operator reads out: only what the record holds, the rest
-    sent to the official guide."""
-    parts = [f"您好，您咨询的“{item['name']}”由{item['department']}办理"]
+    """The 口径 an operator reads out: only what the record holds, materials counted,
+    no URLs or stray punctuation; the rest sent to the official guide.
+
+    >>> spoken_answer({"name": "结婚登记", "department": "区民政局", "materials": [{"name": "户口簿"},
+    ...     {"name": "身份证"}], "fee": "不收费。", "url": "http://x"})
+    '您好，您咨询的“结婚登记”由区民政局办理。需要带两样材料：户口簿、身份证。收费：不收费。详细要求以官方办事指南为准。'
+    """
+    dept = item.get("department_full") or item["department"]
+    sentences = [f"您好，您咨询的“{_clean(item['name'])}”由{_clean(dept)}办理"]
     if item.get("place"):
-        parts.append(f"办理地点是{item['place']}")
-    if item.get("materials"):
-        parts.append("需要准备：" + "、".join(m["name"] for m in item["materials"]))
+        sentences.append(f"办理地点在{_clean(item['place'])}")
+    if item.get("office_hours"):
+        sentences.append(f"办公时间是{_clean(item['office_hours'])}")
+    mats = [_clean(m["name"]) for m in item.get("materials") or [] if _clean(m["name"])]
+    if mats:
+        sentences.append(f"需要带{_count_words(len(mats))}样材料：" + "、".join(mats))
     limit = item.get("time_limit_promised") or item.get("time_limit_legal")
     if limit:
-        parts.append(f"承诺时限{limit}" if item.get("time_limit_promised") else f"法定时限{limit}")
+        sentences.append(("承诺" if item.get("time_limit_promised") else "法定") + f"办结时限是{_clean(limit)}")
+    if item.get("fee"):
+        sentences.append(f"收费：{_clean(item['fee'])}")
     if item.get("phone"):
-        parts.append(f"咨询电话{item['phone']}")
-    text = "，".join(parts) + "。"
-    text += "具体以官方办事指南为准" + (f"：{item['url']}" if item.get("url") else "") + "。"
-    return text
+        sentences.append(f"咨询电话{_clean(item['phone'])}")
+    if item.get("complaint_phone"):
+        sentences.append(f"投诉电话{_clean(item['complaint_phone'])}")
+    sentences.append("详细要求以官方办事指南为准" if item.get("url") else "详细要求请到办事窗口确认")
+    return "。".join(s for s in sentences if s) + "。"
 
 
 def render_card(answer: dict[str, Any]) -> str:

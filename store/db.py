@@ -128,6 +128,9 @@ def open_db(path: str | Path, busy_ms: int = 10_000):
     if not {"catalogues", "items", "feedback", "unanswered", "sessions"} <= set(db.table_names()):
         with write(db):
             ensure_schema(db)
+    if "question" not in db["feedback"].columns_dict:  # a store made before feedback kept the question
+        with write(db):
+            db["feedback"].add_column("question", str)
     return db
 
 
@@ -187,7 +190,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db["items"].create_index(["catalogue", "department"], if_not_exists=True)
     db["feedback"].create(
         {"id": int, "at": str, "session_id": str, "catalogue": str, "answer_code": str,
-         "helpful": int, "comment": str},
+         "helpful": int, "comment": str, "question": str},
         pk="id", if_not_exists=True,
     )
     # Questions nobody could answer, for quality staff and for growing the vocabulary.
@@ -345,7 +348,7 @@ def unanswered(db: sqlite_utils.Database, catalogue: str | None = None, limit: i
 
 
 def add_feedback(db: sqlite_utils.Database, session_id: str, answer_code: str, helpful: bool,
-                 comment: str | None, catalogue: str | None = None) -> int:
+                 comment: str | None, catalogue: str | None = None, question: str | None = None) -> int:
     """``comment`` must already be masked. ``StoreUnavailable`` when it could not
     be saved (nothing half-written: the transaction is rolled back)."""
     try:
@@ -353,6 +356,7 @@ def add_feedback(db: sqlite_utils.Database, session_id: str, answer_code: str, h
             table = db["feedback"].insert({
                 "at": _now(), "session_id": session_id,
                 "catalogue": catalogue, "answer_code": answer_code, "helpful": int(helpful), "comment": comment,
+                "question": question,
             })
         return table.last_pk
     except StoreUnavailable:

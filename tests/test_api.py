@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -61,7 +63,12 @@ def test_catalogues_items_and_kiosk_page(client):
     assert page.status_code == 200 and "问办" in page.text
     for path in ("/", "/operator", "/quality"):  # no file from outside the machine (no CDN)
         html = client.get(path).text
-        assert "http://" not in html and "https://" not in html and "<link" not in html
+        assert "http://" not in html and "https://" not in html
+        refs = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert refs and all(r.startswith("/static/") for r in refs)  # page files served here
+        assert "<script>" not in html and " on" + "click=" not in html  # CSP script-src 'self' holds
+        for ref in refs:
+            assert client.get(ref).status_code == 200, ref
 
 
 # ------------------------------------------------------------ browse, items --

@@ -76,6 +76,11 @@ class Settings:
     admin_lockout_seconds: int = 900  # WENBAN_ADMIN_LOCKOUT: how long the lockout lasts
     ask_workers: int = 2  # WENBAN_ASK_WORKERS: questions computed at once (the embedder is the bottleneck)
     ask_queue: int = 64  # WENBAN_ASK_QUEUE: questions waiting beyond those; more get 503 + Retry-After
+    # the pages: the hall's name on printouts, its time zone for the quality page,
+    # and a kiosk locked to one catalogue (empty: the citizen chooses)
+    hall_name: str = ""
+    timezone: str = "Asia/Shanghai"
+    kiosk_catalogue: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -104,6 +109,9 @@ class Settings:
             admin_lockout_seconds=int(env.get("WENBAN_ADMIN_LOCKOUT", "900")),
             ask_workers=int(env.get("WENBAN_ASK_WORKERS", "2")),
             ask_queue=int(env.get("WENBAN_ASK_QUEUE", "64")),
+            hall_name=env.get("WENBAN_HALL_NAME", ""),
+            timezone=env.get("WENBAN_TIMEZONE") or "Asia/Shanghai",
+            kiosk_catalogue=env.get("WENBAN_KIOSK_CATALOGUE", ""),
         )
 
     @property
