@@ -28,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from api import dispatch as dispatch_routes
 from api.deps import Context, error, no_index, require_admin
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
 from assistant.privacy import mask
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                   description="Answers from the official catalogue of government service items.")
     # shared with the routers of other modules through ``api.deps.ctx(request)``
     context = app.state.ctx = Context(settings, assistant)
+    app.include_router(dispatch_routes.router)
     get_assistant, get_dialogue, known_catalogue = context.assistant, context.dialogue, context.known_catalogue
     admin = require_admin
 
