@@ -14,7 +14,7 @@ import unicodedata
 from typing import Any
 
 from assistant.clarify import ClarifyParams, build_clarify, close_group
-from assistant.dispatch import attach as attach_dispatch
+from assistant.dispatch import attach as attach_dispatch, render as render_dispatch
 from index.embedder import Embedder
 from index.search import Candidate, Retriever, SearchResult
 from store import db as store
@@ -222,6 +222,8 @@ def spoken_answer(item: dict[str, Any]) -> str:
 def render_card(answer: dict[str, Any]) -> str:
     """A short readable card in Chinese for the terminal."""
     lines: list[str] = []
+    if answer["status"] == "dispatch":
+        return render_dispatch(answer)
     if answer["status"] == "clarify":
         cl = answer["clarify"]
         lines.append(cl["prompt"])

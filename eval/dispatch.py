@@ -51,6 +51,8 @@ def reply_type(reply: str) -> tuple[str | None, str | None]:
     head = re.sub(r"\s+", "", reply)[:200]
     for m in _UNIT.finditer(head):
         unit = m.group(0)
+        if re.search(r"[市区县]人民政府$|银行", unit):  # a government as a whole, a bank: no department type
+            continue
         t = ds.type_of(unit)
         if t is None:
             t = next((k for k, ws in REPLY_WORDS.items() for w in ws if w in unit), None)
