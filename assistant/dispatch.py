@@ -74,6 +74,25 @@ class HistoryModel:
         return [(self.clf.classes_[i], float(p[i])) for i in order]
 
 
+def _where(db) -> str:
+    """The store's file (one cache entry per store, whichever thread's connection)."""
+    return db.execute("PRAGMA database_list").fetchone()[2] or f"memory:{id(db.conn)}"
+
+
+_HISTORY: dict[tuple[str, str, int], HistoryModel | None] = {}
+
+
+def history_model(db, catalogue: str) -> HistoryModel | None:
+    """The classifier of ``catalogue``'s past work orders, trained once per history
+    version (tens of seconds for thousands of orders), not per correction."""
+    key = (_where(db), catalogue, ds.version(db, catalogue, "history"))
+    if key not in _HISTORY:
+        past = [h for h in ds.history(db, catalogue) if h["type"]]
+        _HISTORY[key] = HistoryModel([h["text"] for h in past], [h["type"] for h in past]) \
+            if len({h["type"] for h in past}) >= 2 else None
+    return _HISTORY[key]
+
+
 class Router:
     """One catalogue's router; rebuild (``Router(db, name)``) after an import."""
 
@@ -89,10 +108,7 @@ class Router:
         self.vec = features()
         self.matrix = self.vec.fit_transform(docs)
         self.by_type = ds.departments_by_type(db, catalogue)
-        past = ds.history(db, catalogue) if use_history else []
-        past = [h for h in past if h["type"]]
-        self.history = HistoryModel([h["text"] for h in past], [h["type"] for h in past]) \
-            if len({h["type"] for h in past}) >= 2 else None
+        self.history = history_model(db, catalogue) if use_history else None
         meta = db["catalogues"].get(catalogue) if db["catalogues"].count_where("name = ?", [catalogue]) else None
         enquiry = json.loads(meta["enquiry"]) if meta and meta.get("enquiry") else {}
         self.command_centre = enquiry.get("hotline") or None
@@ -196,7 +212,7 @@ def router_for(db, catalogue: str) -> Router:
     """A cached router, rebuilt when the dispatch catalogue, history or corrections change."""
     ds.ensure_schema(db)
     n_corr = db.execute("select count(*) from dispatch_corrections where catalogue = ?", [catalogue]).fetchone()[0]
-    key = (db.execute("PRAGMA database_list").fetchone()[2], catalogue, ds.version(db, catalogue, "categories"), ds.version(db, catalogue, "history"),
+    key = (_where(db), catalogue, ds.version(db, catalogue, "categories"), ds.version(db, catalogue, "history"),
            n_corr)
     with _LOCK:
         r = _ROUTERS.get(key)
