@@ -32,8 +32,10 @@ SERVICE = re.compile(
 # An explicit ask for how to get something done, which keeps a long message a service question.
 ASKS_HOW = re.compile(r"(怎么|如何|怎样|去哪|哪里|在哪)(办理|申请|办|申领|补办|登记|领取|报名)|需要(什么|哪些)(材料|证件|手续)|"
                       r"(要带|准备)(什么|哪些)|办理(流程|条件|时间|地点)")
-# Questions at a hall are short; a message longer than this tells a story.
+# Questions at a hall are short; a message of more Chinese characters than this
+# tells a story (numbers such as an ID card do not count).
 LONG_MESSAGE = 40
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def complaint_cues(text: str) -> list[str]:
@@ -48,7 +50,7 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
               service_item_name: str | None = None, min_similarity: float = 0.12) -> str:
     """"service" | "complaint" | "both" | "out_of_scope".
 
-    * a message over 40 characters that does not ask how to apply for something → complaint;
+    * a message over 40 Chinese characters that does not ask how to apply for something → complaint;
     * complaint cues and no service cue → complaint; a confident service answer
       whose item handles complaints (投诉/举报/维权/纠纷/调解) makes it "both";
     * both kinds of cue: the service answer decides when confident, else complaint;
@@ -56,7 +58,7 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
       dispatch category (long messages are problems more often than questions) → complaint.
     """
     c, s = complaint_cues(text), service_cues(text)
-    if len(text) > LONG_MESSAGE and not ASKS_HOW.search(text):
+    if len(_CJK.findall(text)) > LONG_MESSAGE and not ASKS_HOW.search(text):
         # a long account of a situation with no ask for how to apply is a 诉求, whatever
         # the service search found in it (it was calibrated on short questions)
         return "complaint" if not (service_confident and service_item_name and
