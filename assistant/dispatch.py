@@ -43,8 +43,13 @@ def features() -> TfidfVectorizer:
     return TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, min_df=1)
 
 
+# Contact details say nothing about the matter ("手机138…" is no 通信 complaint).
+_CONTACT = re.compile(r"(?:我的)?(?:手机号?码?|电话号?码?|联系电话|联系方式|身份证号?码?)?[:：是为]?\s*[\dXx*\-－]{5,}")
+
+
 def clean_text(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """The message as matched: contact details and spaces removed."""
+    return re.sub(r"\s+", "", _CONTACT.sub("", text))
 
 
 def load_threshold() -> float:
