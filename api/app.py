@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import audit
 from api.admission import Admission
+from api import dispatch as dispatch_routes
 from api.deps import Context, error, no_index, require_admin
 from api.watch import Watcher, build_lock
 from api.openapi import bilingual, declare_errors
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                   docs_url=None, redoc_url=None)  # served from local assets by api.pages_api
     # shared with the routers of other modules through ``api.deps.ctx(request)``
     context = app.state.ctx = Context(settings, assistant)
+    app.include_router(dispatch_routes.router)
     get_assistant, get_dialogue, known_catalogue = context.assistant, context.dialogue, context.known_catalogue
     admin = require_admin
 

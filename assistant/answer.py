@@ -15,6 +15,7 @@ import unicodedata
 from typing import Any
 
 from assistant.clarify import ClarifyParams, build_clarify, close_group
+from assistant.dispatch import attach as attach_dispatch, render as render_dispatch
 from index.embedder import Embedder
 from index.build import IndexUnavailable, current_build
 from index.search import Candidate, Retriever, SearchResult
@@ -231,9 +232,11 @@ class Assistant:
             raise KeyError(f"no item {code} in catalogue {catalogue}")
         return item_card(item)
 
-    def ask(self, question: str, catalogue: str, mode: str = "hybrid", clarify: bool = True) -> dict[str, Any]:
-        """One question → one answer dict: status answer | clarify | not_found.
-        ``clarify=False`` always answers with the top candidate when confident."""
+    def ask(self, question: str, catalogue: str, mode: str = "hybrid", clarify: bool = True,
+            dispatch: bool = True) -> dict[str, Any]:
+        """One question → one answer dict: status answer | clarify | not_found | dispatch.
+        ``clarify=False`` always answers with the top candidate when confident;
+        ``dispatch=False`` never routes a 诉求 (the service answer alone)."""
         t0 = time.perf_counter()
         text = check_question(question)
         meta = self.catalogue(catalogue)
@@ -262,6 +265,8 @@ class Assistant:
         else:
             near = [c for c in cands if c.score >= retriever.calibration.threshold / 2]
             answer["not_found"] = not_found_block(meta, near)
+        if dispatch:  # 诉求 are routed to the department that handles them (assistant/dispatch.py)
+            attach_dispatch(answer, self.db, catalogue, text)
         res.timings["compose"] = (time.perf_counter() - t1) * 1000
         answer["timings_ms"] = {k: round(v, 2) for k, v in res.timings.items()}
         answer["timings_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 2)
@@ -321,6 +326,8 @@ def spoken_answer(item: dict[str, Any]) -> str:
 def render_card(answer: dict[str, Any]) -> str:
     """A short readable card in Chinese for the terminal."""
     lines: list[str] = []
+    if answer["status"] == "dispatch":
+        return render_dispatch(answer)
     if answer["status"] == "clarify":
         cl = answer["clarify"]
         lines.append(cl["prompt"])

@@ -151,7 +151,8 @@ class Dialogue:
             sess.pending_candidates = answer["candidates"]
         else:
             sess.item_code = None
-            self.log(catalogue, "not_found", text, answer["candidates"], sess.id)
+            if answer["status"] == "not_found":  # a routed 诉求 is answered, not unanswered
+                self.log(catalogue, "not_found", text, answer["candidates"], sess.id)
         return self._reply(sess, answer)
 
     def _names_other_thing(self, catalogue: str, rest: str, item: dict[str, Any]) -> bool:

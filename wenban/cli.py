@@ -343,6 +343,9 @@ def parser() -> argparse.ArgumentParser:
                    "(default: $WENBAN_HOME/eval/latest)")
     s.set_defaults(func=cmd_eval)
 
+    from wenban.dispatch_cli import add_parser as add_dispatch
+    add_dispatch(sub)
+
     s = sub.add_parser("catalogues", help="list the catalogues in the store")
     s.set_defaults(func=cmd_catalogues)
 

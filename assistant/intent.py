@@ -1,0 +1,75 @@
+"""Telling a service to apply for from a 诉求 (complaint, report, request for
+help, suggestion), or both, or neither.
+
+The cue words are general knowledge of how citizens raise problems (投诉, 扰民,
+拖欠, 坏了 …) and how they ask for services (办理, 申请, 材料 …); the service
+answer's confidence and the dispatch catalogue's similarity break ties.
+
+    >>> intent_of("楼下饭店油烟太大，严重扰民", service_confident=False, dispatch_similarity=0.4)
+    'complaint'
+    >>> intent_of("孩子出生了怎么上户口", service_confident=True, dispatch_similarity=0.05)
+    'service'
+"""
+
+from __future__ import annotations
+
+import re
+
+# A problem to be handled: a report, a complaint, a plea, a suggestion.
+COMPLAINT = re.compile(
+    r"投诉|举报|反映|扰民|太吵|吵得|噪音|噪声|油烟|污染|臭味|发臭|异味|拖欠|欠薪|讨薪|不发工资|工资没发|乱收费|"
+    r"多收|乱涨|坏了|不亮|堵了|堵塞|漏水|积水|违建|违章|私搭|乱搭|占道|乱停|乱倒|乱扔|乱贴|没人管|无人管|不作为|"
+    r"推诿|不处理|不解决|建议|呼吁|希望.{0,12}(增加|解决|改善|整改|处理|尽快)|恳请|请求.{0,8}(处理|解决|查处)|"
+    r"强烈要求|被骗|诈骗|过期|变质|假货|不退|跑路|隐患|安全问题|扰乱|太差|不合理|维权|欺诈|霸王|强拆|"
+    r"烂尾|逾期|停工|施工|渣土|扬尘|偷排|直排|黑车|拒载|体罚|刁难|态度差|态度恶劣|曝光|问题严重|何时能|什么时候能解决|"
+    r"怎么没人|为什么不|凭什么|不给(办|退|发|开|交)|拒绝(办理|退|赔)|被打|打架|偷|盗")
+# Asking how to get something done at a window.
+SERVICE = re.compile(
+    r"办理|怎么办|咋办|如何办|申请|申领|材料|手续|证件|证明|登记|领取|补办|换领|注册|备案|审批|许可|开具|"
+    r"去哪办|在哪办|哪里办|需要带|要带|多久能|办.{0,4}证|缴纳|缴费|查询|预约|报名|认定|补贴怎么")
+
+
+# An explicit ask for how to get something done, which keeps a long message a service question.
+ASKS_HOW = re.compile(r"(怎么|如何|怎样|去哪|哪里|在哪)(办理|申请|办|申领|补办|登记|领取|报名)|需要(什么|哪些)(材料|证件|手续)|"
+                      r"(要带|准备)(什么|哪些)|办理(流程|条件|时间|地点)")
+# Questions at a hall are short; a message of more Chinese characters than this
+# tells a story (numbers such as an ID card do not count).
+LONG_MESSAGE = 40
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def complaint_cues(text: str) -> list[str]:
+    return sorted({m.group(0) for m in COMPLAINT.finditer(text)})
+
+
+def service_cues(text: str) -> list[str]:
+    return sorted({m.group(0) for m in SERVICE.finditer(text)})
+
+
+def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
+              service_item_name: str | None = None, min_similarity: float = 0.12) -> str:
+    """"service" | "complaint" | "both" | "out_of_scope".
+
+    * a message over 40 Chinese characters that does not ask how to apply for something → complaint;
+    * complaint cues and no service cue → complaint; a confident service answer
+      whose item handles complaints (投诉/举报/维权/纠纷/调解) makes it "both";
+    * both kinds of cue: the service answer decides when confident, else complaint;
+    * no cue: a confident service answer → service; else a message close to a
+      dispatch category (long messages are problems more often than questions) → complaint.
+    """
+    c, s = complaint_cues(text), service_cues(text)
+    if len(_CJK.findall(text)) > LONG_MESSAGE and not ASKS_HOW.search(text):
+        # a long account of a situation with no ask for how to apply is a 诉求, whatever
+        # the service search found in it (it was calibrated on short questions)
+        return "complaint" if not (service_confident and service_item_name and
+                                   re.search(r"投诉|举报", service_item_name)) else "both"
+    handles_complaints = bool(service_item_name and re.search(r"投诉|举报|维权|纠纷|调解|仲裁|裁决", service_item_name))
+    if c and service_confident and handles_complaints:
+        return "both"
+    if c and (not s or not service_confident):
+        return "complaint"
+    if service_confident:
+        return "service"
+    if dispatch_similarity >= min_similarity or (c and dispatch_similarity > 0):
+        return "complaint"
+    return "out_of_scope"

@@ -1,0 +1,253 @@
+"""Measuring 诉求 routing on real citizen messages (tipdm2020c, read from
+``../shared/data/messages/``, never copied here).
+
+* category: the first-level class of the 494 labelled messages, zero-shot from
+  the dispatch catalogue (our level-1 names mapped to the taxonomy's);
+* department: the handling unit's type read from each official reply of the
+  2,816 replied messages (``reply_type``), then routing accuracy@1/@3 on the
+  latest 20 % by message time, zero-shot and with the earlier 80 % as history;
+* separation: service eval questions routed as 诉求; messages answered with a
+  service card (needs the model: ``separation``).
+
+    >>> report = evaluate_messages(Path("../shared/data/messages/tipdm2020c"))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+from assistant.dispatch import HistoryModel, Router
+from store import dispatch as ds
+from store.db import open_db
+
+# Our level-1 names → the taxonomy's first-level names (the label set evaluated against).
+TO_TAXONOMY = {"公共安全": "政法"}
+# Words that name a unit in replies, beyond the department-type keywords
+# (former and informal names: 城管, 交警, 派出所, 国土 …).
+REPLY_WORDS = {
+    "综合执法": ("城管", "城市管理", "执法大队", "执法局"), "公安": ("交警", "派出所", "公安", "交通警察"),
+    "住建": ("住房", "房屋", "房产", "住建", "建设局", "建委", "物业", "燃气"), "街道": ("社区", "居委会", "村委会", "镇人民政府", "乡人民政府", "街道"),
+    "自然资源": ("国土", "规划", "不动产"), "生态环境": ("环保", "环境保护", "生态环境"),
+    "卫生健康": ("卫生", "卫计", "卫健", "医院", "疾控"), "人社": ("人力资源", "人社", "社保", "劳动保障", "就业"),
+    "教育": ("教育", "学校", "中学", "小学", "学院", "大学"), "市场监管": ("市场监", "工商", "质监", "食品药品", "食药"),
+    "交通运输": ("交通运输", "交通局", "运管", "公交", "公路", "地铁", "轨道"), "水务": ("水务", "水利", "供水", "自来水"),
+    "医保": ("医保", "医疗保障"), "民政": ("民政",), "农业农村": ("农业", "农村", "畜牧"), "发展改革": ("发改", "发展和改革", "物价"),
+    "文旅": ("文化", "旅游", "文旅"), "应急管理": ("应急", "安监", "安全生产监督"), "税务": ("税务",), "商务": ("商务",),
+    "林业": ("林业",), "残联": ("残联", "残疾人联合会"), "政务服务": ("政务服务", "行政审批"), "消防": ("消防",),
+}
+_UNIT = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9]{1,16}?(?:局|厅|委员会|委|办公室|街道办事处|街道|人民政府|中心|公司|"
+                   r"大队|支队|分局|管委会|管理处|派出所|社区|学校|中学|小学|医院|集团)")
+
+
+def reply_type(reply: str) -> tuple[str | None, str | None]:
+    """(department type, the unit as named) from a reply's first 200 characters; the
+    first named unit of a known type wins. (None, None) when no unit is named."""
+    head = re.sub(r"\s+", "", reply)[:200]
+    for m in _UNIT.finditer(head):
+        unit = m.group(0)
+        if re.search(r"[市区县]人民政府$|银行", unit):  # a government as a whole, a bank: no department type
+            continue
+        t = ds.type_of(unit)
+        if t is None:
+            t = next((k for k, ws in REPLY_WORDS.items() for w in ws if w in unit), None)
+        if t:
+            return t, unit
+    return None, None
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True)
+    it = wb.worksheets[0].iter_rows(values_only=True)
+    heads = [str(h) for h in next(it)]
+    out = [dict(zip(heads, r)) for r in it if r and r[0] is not None]
+    wb.close()
+    return out
+
+
+def message_text(r: dict[str, Any], limit: int = 500) -> str:
+    """Subject + details, whitespace squeezed, cut to the kiosk's 500 characters."""
+    text = re.sub(r"\s+", " ", f"{r['留言主题']}。{r['留言详情'] or ''}").strip()
+    return text[:limit]
+
+
+def load_labelled(folder: Path) -> list[dict[str, Any]]:
+    return [{"text": message_text(r), "label": r["一级分类"], "date": ds.parse_date(r["留言时间"])}
+            for r in _rows(folder / "messages_labelled.xlsx")]
+
+
+def load_replied(folder: Path) -> list[dict[str, Any]]:
+    out = []
+    for r in _rows(folder / "messages_replied.xlsx"):
+        t, unit = reply_type(str(r["答复意见"] or ""))
+        out.append({"id": r["留言编号"], "text": message_text(r), "date": ds.parse_date(r["留言时间"]),
+                    "type": t, "unit": unit, "reply_head": re.sub(r"\s+", "", str(r["答复意见"] or ""))[:160]})
+    return sorted(out, key=lambda x: x["date"] or "")
+
+
+def category_report(router: Router, labelled: list[dict[str, Any]]) -> dict[str, Any]:
+    """Zero-shot first-level class: accuracy and macro-F1 over the gold classes."""
+    gold = [m["label"] for m in labelled]
+    pred = []
+    for m in labelled:
+        row = router.rows[int(np.argmax(router.category_scores(m["text"])))]
+        pred.append(TO_TAXONOMY.get(row["l1"], row["l1"]))
+    labels = sorted(set(gold))
+    per = f1_score(gold, pred, labels=labels, average=None, zero_division=0)
+    return {"n": len(gold), "accuracy": round(accuracy_score(gold, pred), 3),
+            "macro_f1": round(float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0)), 3),
+            "per_class_f1": {k: round(float(v), 3) for k, v in zip(labels, per)}}
+
+
+def category_trained(labelled: list[dict[str, Any]], train_share: float = 0.7) -> dict[str, Any]:
+    """For comparison: a classifier trained on the earliest 70 % of the labelled
+    messages, scored on the latest 30 % (time-ordered)."""
+    rows = sorted(labelled, key=lambda m: m["date"] or "")
+    cut = int(len(rows) * train_share)
+    model = HistoryModel([m["text"] for m in rows[:cut]], [m["label"] for m in rows[:cut]])
+    test = rows[cut:]
+    gold = [m["label"] for m in test]
+    pred = [model.predict(m["text"])[0][0] for m in test]
+    return {"train": cut, "test": len(test), "accuracy": round(accuracy_score(gold, pred), 3),
+            "macro_f1": round(float(f1_score(gold, pred, labels=sorted(set(gold)), average="macro",
+                                             zero_division=0)), 3)}
+
+
+def department_report(db, catalogue: str, replied: list[dict[str, Any]], train_share: float = 0.8) -> dict[str, Any]:
+    """Department-type accuracy@1/@3 on the latest 20 % (by message time) of the
+    replied messages whose reply names a unit: zero-shot, and with the earlier 80 %
+    imported as history."""
+    known = [m for m in replied if m["type"]]
+    cut = int(len(known) * train_share)
+    train, test = known[:cut], known[cut:]
+    out: dict[str, Any] = {"replied": len(replied), "with_unit": len(known), "train": len(train), "test": len(test),
+                           "train_until": train[-1]["date"] if train else None,
+                           "test_from": test[0]["date"] if test else None}
+    ds.import_history(db, catalogue, [])  # zero-shot first
+    for name, rows in (("zero_shot", []), ("with_history", train)):
+        ds.import_history(db, catalogue, [{k: m[k] for k in ("text", "type", "date")} | {"department": m["unit"]}
+                                          for m in rows])
+        router = Router(db, catalogue, threshold=0.0)
+        at1 = at3 = 0
+        confs, right = [], []
+        for m in test:
+            ranking = router.type_ranking(m["text"])
+            ranked = [t for t, _ in ranking]
+            at1 += ranked[:1] == [m["type"]]
+            at3 += m["type"] in ranked[:3]
+            confs.append(ranking[0][1])
+            right.append(ranked[:1] == [m["type"]])
+        out[name] = {"at1": round(at1 / max(len(test), 1), 3), "at3": round(at3 / max(len(test), 1), 3)}
+        out[name]["confidence_buckets"] = _buckets(confs, right)
+    return out
+
+
+def _buckets(confs: list[float], right: list[bool]) -> list[dict[str, Any]]:
+    """Accuracy of the routed lead above each confidence level: where the command
+    centre should take over."""
+    c, r = np.array(confs), np.array(right)
+    return [{"min_confidence": t, "share": round(float((c >= t).mean()), 3),
+             "accuracy": round(float(r[c >= t].mean()), 3) if (c >= t).any() else None}
+            for t in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)]
+
+
+def fit_threshold(db, catalogue: str, replied: list[dict[str, Any]], train_share: float = 0.8,
+                  target: float = 0.6) -> float:
+    """The lowest confidence whose routed leads are right ≥ ``target`` of the time,
+    fitted zero-shot on the earlier 80 % only (the test slice is never seen)."""
+    known = [m for m in replied if m["type"]][: int(len([m for m in replied if m["type"]]) * train_share)]
+    router = Router(db, catalogue, threshold=0.0, use_history=False)
+    pairs = [(router.type_ranking(m["text"])[0], m["type"]) for m in known]
+    for t in np.arange(0.1, 0.95, 0.05):
+        sel = [(tp == g) for (tp, c), g in pairs if c >= t]
+        if len(sel) >= 20 and np.mean(sel) >= target:
+            return round(float(t), 2)
+    return 0.9
+
+
+def scratch_db(settings, catalogue: str):
+    """A throwaway store holding only ``catalogue``'s departments and enquiry, so
+    evaluation never touches the real history."""
+    src = open_db(settings.db_path)
+    db = open_db(":memory:")
+    db["catalogues"].insert_all(src.query("select * from catalogues where name = ?", [catalogue]), pk="name")
+    db["items"].insert_all(src.query("select catalogue, code, department from items where catalogue = ?",
+                                     [catalogue]), alter=True)
+    ds.ensure_schema(db)
+    return db
+
+
+def save(report: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def separation(settings, catalogue: str, labelled: list[dict[str, Any]], log=print, every: int = 1,
+               services: bool = True) -> dict[str, Any]:
+    """Service questions routed as 诉求, and messages answered with a service card
+    (``every``: every n-th message only, for a quicker run)."""
+    from assistant.answer import Assistant
+    from eval.run import load_set
+
+    assistant = Assistant(settings, log=log)
+    out: dict[str, Any] = {}
+    for cat in ("guangan", "guangdong") if services else ():
+        rows = load_set(cat, "all")
+        answers = [assistant.ask(r["question"], cat) for r in rows]
+        inscope = [a for a, r in zip(answers, rows) if r["expect"] == "answer"]
+        out[f"service_{cat}"] = {
+            "questions": len(rows), "in_scope": len(inscope),
+            "routed_as_complaint": round(sum(a["status"] == "dispatch" for a in inscope) / max(len(inscope), 1), 3),
+            "intents": dict(sorted(_count(a["intent"] for a in answers).items()))}
+    answers = [assistant.ask(m["text"], catalogue) for m in labelled[::every]]
+    out["messages"] = {
+        "messages": len(answers),
+        "answered_with_service_card": round(sum(a["status"] in ("answer", "clarify") for a in answers) / len(answers), 3),
+        "dispatched": round(sum(a["status"] == "dispatch" for a in answers) / len(answers), 3),
+        "to_command_centre": round(sum(bool(a.get("dispatch", {}).get("to_command_centre")) for a in answers)
+                                   / len(answers), 3),
+        "intents": dict(sorted(_count(a["intent"] for a in answers).items()))}
+    return out
+
+
+def _count(values) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def run(settings, catalogue: str, folder: Path, separation_too: bool = False, calibrate: bool = False,
+        log=print, **kw) -> dict[str, Any]:
+    """Every dispatch figure for one catalogue; the hand-check sample of extracted
+    reply units goes to ``$WENBAN_HOME/eval/dispatch/reply-units.tsv`` (never committed)."""
+    from assistant.dispatch import CALIBRATION
+
+    separation_too = separation_too or kw.get("separation", False)
+    labelled, replied = load_labelled(folder), load_replied(folder)
+    db = scratch_db(settings, catalogue)
+    report: dict[str, Any] = {"catalogue": catalogue}
+    if calibrate:
+        t = fit_threshold(db, catalogue, replied)
+        CALIBRATION.write_text(json.dumps({"threshold": t, "fitted_on": "tipdm2020c replied messages, earliest 80 % "
+                                           "by time, zero-shot routing, lead right ≥ 60 % above it"},
+                                          ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        log(f"dispatch threshold {t} → {CALIBRATION}")
+    report["category_zero_shot"] = category_report(Router(db, catalogue), labelled)
+    report["category_trained_on_earlier_labelled"] = category_trained(labelled)
+    report["department"] = department_report(db, catalogue, replied)
+    sample = settings.home / "eval" / "dispatch" / "reply-units.tsv"
+    sample.parent.mkdir(parents=True, exist_ok=True)
+    step = max(len(replied) // 100, 1)
+    sample.write_text("".join(f"{m['id']}\t{m['type']}\t{m['unit']}\t{m['reply_head']}\n"
+                              for m in replied[::step][:100]), encoding="utf-8")
+    if separation_too:
+        report["separation"] = separation(settings, catalogue, labelled, log=log)
+    return report

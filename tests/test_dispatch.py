@@ -1,0 +1,207 @@
+"""Dispatch catalogue and work-order imports (good and broken files), department
+types, routing and its command-centre fallback, place/time extraction. No model."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import openpyxl
+import pytest
+
+from assistant.dispatch import Router, attach
+from assistant.intent import intent_of
+from assistant.workorder import extract
+from store import dispatch as ds
+from store.db import CatalogueData, import_catalogue, open_db
+from store.importers import ImportFailed
+
+HEAD = "一级分类,二级分类,三级分类,主体责任单位,配合单位,层级,说明,常见说法\n"
+
+
+@pytest.fixture
+def db():
+    """A store with two small catalogues: one with a 综合执法 bureau, one without."""
+    d = open_db(":memory:")
+    depts = ["区生态环境局", "区综合执法局", "区住建局", "区人社局", "区市监局", "区公安分局"]
+    import_catalogue(d, CatalogueData(name="hall", title="演示", enquiry={"hotline": "12345政务服务便民热线"},
+                                      items=[{"code": str(i), "name": f"事项{i}", "department": n}
+                                             for i, n in enumerate(depts)]))
+    import_catalogue(d, CatalogueData(name="nocity", title="无城管", enquiry={"hotline": "12345政务服务便民热线"},
+                                      items=[{"code": "1", "name": "事项", "department": "广东省生态环境厅"},
+                                             {"code": "2", "name": "事项", "department": "广东省特种设备检测研究院"}]))
+    ds.ensure_schema(d)
+    return d
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    p = tmp_path / name
+    p.write_text(text, encoding=encoding)
+    return p
+
+
+def test_department_types_from_real_names():
+    assert ds.type_of("区生态环境局") == "生态环境"
+    assert ds.type_of("区人社局") == "人社"
+    assert ds.type_of("广州市住房和城乡建设局") == "住建"
+    assert ds.type_of("区教科体局") == "教育"
+    assert ds.type_of("A3区洋湖街道") == "街道"
+    assert ds.type_of("区委统战部") is None
+
+
+def test_departments_by_type_skips_institutes_and_honours_overrides(db):
+    assert ds.departments_by_type(db, "nocity") == {"生态环境": ["广东省生态环境厅"]}
+    ds.set_override(db, "nocity", "广东省特种设备检测研究院", "市场监管")
+    assert ds.departments_by_type(db, "nocity")["市场监管"] == ["广东省特种设备检测研究院"]
+    with pytest.raises(ValueError, match="unknown department type"):
+        ds.set_override(db, "nocity", "某局", "火星局")
+
+
+def test_the_default_catalogue_is_complete_and_every_lead_is_a_known_type():
+    rows = ds.default_categories()
+    assert len(rows) >= 60
+    assert {r["l1"] for r in rows} >= {"城乡建设", "环境保护", "劳动和社会保障", "交通运输"}
+    assert all(r["lead"] in ds.department_types() for r in rows)
+    assert all(r["phrasings"] for r in rows)
+
+
+@pytest.mark.parametrize("question, lead", [
+    ("楼下餐馆油烟扰民", "区生态环境局"),
+    ("老板拖欠工资三个月了", "区人社局"),
+    ("小区物业乱收费", "区住建局"),
+    ("买到过期食品", "区市监局"),
+    ("路边小摊贩占道经营", "区综合执法局"),
+])
+def test_everyday_complaints_go_to_the_catalogues_own_department(db, question, lead):
+    r = Router(db, "hall", threshold=0.0).route(question)
+    assert r["suggested_lead"]["department"] == lead
+    assert r["lead"]["department"] == lead and not r["to_command_centre"]
+
+
+def test_a_department_the_catalogue_lacks_goes_to_the_command_centre(db):
+    r = Router(db, "nocity", threshold=0.0).route("路边小摊贩占道经营")
+    assert r["to_command_centre"] and r["suggested_lead"] is None
+    assert r["lead"] == {"department": "12345政务服务便民热线", "type": "指挥中心"}
+    assert any("首问负责" in w for w in r["why"])
+    # support only from the catalogue's own departments: none of these exist here
+    assert all(s["department"] in ("广东省生态环境厅",) for s in r["support"])
+
+
+def test_low_confidence_goes_to_the_command_centre_and_says_so(db):
+    r = Router(db, "hall", threshold=0.99).route("小区物业乱收费")
+    assert r["to_command_centre"] and r["lead"]["type"] == "指挥中心"
+    assert r["suggested_lead"]["department"] == "区住建局"
+    assert any("把握不足" in w for w in r["why"])
+
+
+def test_a_hall_imports_its_own_catalogue_versioned(db, tmp_path):
+    p = write(tmp_path, "duty.csv", HEAD + "市容,犬只,遛狗不牵绳,公安,综合执法,街道乡镇,,遛狗不拴绳；狗咬人\n"
+              "市容,噪声,广场舞,区公安分局,,区县,,广场舞太吵\n")
+    rows = ds.load_categories(p)
+    assert rows[1]["lead"] == "公安"  # a department name is read as its type
+    first = ds.import_categories(db, "hall", rows)
+    assert first["version"] == 1 and not first["unchanged"]
+    assert ds.import_categories(db, "hall", rows)["unchanged"]
+    assert len(ds.categories(db, "hall")) == 2
+    assert len(ds.categories(db, "nocity")) == len(ds.default_categories())  # others keep the default
+    r = Router(db, "hall", threshold=0.0).route("晚上遛狗不拴绳吓到小孩")
+    assert r["category"] == ["市容", "犬只", "遛狗不牵绳"] and r["lead"]["department"] == "区公安分局"
+
+
+def test_a_broken_catalogue_lists_every_problem_and_writes_nothing(db, tmp_path):
+    p = write(tmp_path, "bad.csv", HEAD + ",物业,收费,住建,,区县,,\n"
+              "城建,物业,收费,火星局,,区县,,\n"
+              "城建,物业,收费2,住建,月球局,全国,,\n"
+              "城建,物业,收费2,住建,,区县,,\n")
+    with pytest.raises(ImportFailed) as e:
+        ds.load_categories(p)
+    text = str(e.value)
+    assert "row 2: 一级分类: empty" in text
+    assert "row 3: 主体责任单位" in text and "火星局" in text
+    assert "row 4: 配合单位" in text and "row 4: 层级" in text
+    assert "row 5: 三级分类" in text and "repeats row 4" in text
+    assert ds.version(db, "hall", "categories") == 0
+    with pytest.raises(ImportFailed, match="主体责任单位: required column is missing"):
+        ds.load_categories(write(tmp_path, "nolead.csv", "一级分类,二级分类\n城建,物业\n"))
+    with pytest.raises(ImportFailed, match="unknown format"):
+        ds.load_categories(write(tmp_path, "x.pdf", "%PDF"))
+
+
+def test_categories_from_xlsx_and_gbk_csv(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEAD.strip().split(","))
+    ws.append(["城建", "路灯", "路灯不亮", "综合执法", "街道", "区县", "", "路灯坏了"])
+    wb.save(tmp_path / "d.xlsx")
+    assert ds.load_categories(tmp_path / "d.xlsx")[0]["support"] == ["街道"]
+    gbk = write(tmp_path, "g.csv", HEAD + "城建,路灯,路灯不亮,综合执法,,区县,,路灯坏了\n", encoding="gbk")
+    assert ds.load_categories(gbk)[0]["l3"] == "路灯不亮"
+
+
+def test_work_orders_import_masked_and_teach_the_router(db, tmp_path):
+    lines = ["诉求内容,处理部门,日期"]
+    for i in range(6):
+        lines.append(f"小区门口菜市场臭气熏天第{i}次，电话1381234567{i},区生态环境局,2023/5/{i + 1} 9:00")
+        lines.append(f"公司不签合同还扣押金第{i}次,区人社局,2023-06-0{i + 1}")
+    rows = ds.load_history(write(tmp_path, "h.csv", "\n".join(lines) + "\n"))
+    assert rows[0]["type"] == "生态环境" and rows[0]["date"] == "2023-05-01T09:00:00"
+    result = ds.import_history(db, "hall", rows, mask=lambda t: t.replace("13812345670", "138****5670"))
+    assert result["rows"] == 12 and result["version"] == 1
+    assert "138****5670" in ds.history(db, "hall")[0]["text"]
+    router = Router(db, "hall", threshold=0.0)
+    assert router.history is not None
+    assert router.type_ranking("菜市场臭气熏天")[0][0] == "生态环境"
+    assert any("历史工单" in w for w in router.route("菜市场臭气熏天")["why"])
+
+
+def test_broken_work_orders_are_refused_with_rows(db, tmp_path):
+    p = write(tmp_path, "h.csv", "诉求内容,处理部门,日期\n路灯坏了,,2023-01-01\n,区住建局,2023-01-02\n"
+              "噪音,区公安分局,昨天\n")
+    with pytest.raises(ImportFailed) as e:
+        ds.load_history(p)
+    text = str(e.value)
+    assert "row 2: 处理部门: empty" in text and "row 3: 诉求内容: empty" in text
+    assert "row 4: 日期" in text and "昨天" in text
+    with pytest.raises(ImportFailed, match="日期: required column"):
+        ds.load_history(write(tmp_path, "n.csv", "内容,处理部门\n路灯坏了,区住建局\n"))
+    assert ds.history(db, "hall") == []
+
+
+def test_corrections_teach_the_router(db):
+    before = Router(db, "hall", threshold=0.0).route("楼道里堆满了杂物没人清理")
+    target = ["公共安全", "消防安全", "消防隐患"]
+    assert before["category"] != target
+    for _ in range(3):
+        ds.add_correction(db, "hall", "楼道里堆满了杂物没人清理", target)
+    assert Router(db, "hall", threshold=0.0).route("楼道里堆满了杂物没人清理")["category"] == target
+
+
+def test_attach_turns_a_complaint_into_a_dispatch_answer(db):
+    answer = {"status": "not_found", "candidates": [], "not_found": {"message": "x"}, "item": None}
+    attach(answer, db, "hall", "工地半夜施工太吵，我的电话13812345678")
+    assert answer["status"] == "dispatch" and answer["intent"] == "complaint"
+    d = answer["dispatch"]
+    assert d["category"][2] == "夜间施工噪声" and d["lead"]["department"] in ("区生态环境局", "12345政务服务便民热线")
+    assert "13812345678" not in json.dumps(d, ensure_ascii=False) and "138****5678" in d["summary"]
+    assert "not_found" not in answer and d["how_to_raise"] and d["prepare"]
+
+
+def test_intent_split():
+    assert intent_of("老板拖欠工资", False, 0.5) == "complaint"
+    assert intent_of("我想申请低保", True, 0.3) == "service"
+    assert intent_of("我要投诉商家卖假货，怎么申请", True, 0.3, "消费者投诉受理") == "both"
+    assert intent_of("今天天气怎么样", False, 0.02) == "out_of_scope"
+
+
+def test_place_and_time_are_extracted_and_numbers_never_are():
+    x = extract("洋湖街道阳光社区3栋楼下饭店每天晚上10点后油烟扰民")
+    assert x["place"]["street"] == "洋湖街道" and x["place"]["community"] == "阳光社区"
+    assert x["place"]["building"] == "3栋" and "晚上10点后" in x["time"]
+    assert extract("A3区潇楚南路一直没修好")["place"]["road"] == "潇楚南路"
+
+
+def test_store_schema_is_plain_sqlite(tmp_path):
+    d = open_db(tmp_path / "w.db")
+    ds.ensure_schema(d)
+    names = {r[0] for r in sqlite3.connect(tmp_path / "w.db").execute("select name from sqlite_master")}
+    assert {"dispatch_categories", "dispatch_history", "dispatch_corrections", "dispatch_type_overrides"} <= names

@@ -1,0 +1,127 @@
+"""``wenban dispatch …``: import a dispatch catalogue or past work orders, map a
+department to a type, list categories, measure routing.
+
+    wenban dispatch import guangan duty-list.xlsx
+    wenban dispatch history import guangan work-orders.csv
+    wenban dispatch override guangdong 广州市城市管理和综合执法局 综合执法
+    wenban dispatch categories guangan
+    wenban dispatch eval --catalogue guangan [--separation] [--calibrate]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from wenban.config import REPO_ROOT, Settings
+
+MESSAGES = REPO_ROOT.parent / "shared" / "data" / "messages" / "tipdm2020c"
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _known(db, name: str) -> None:
+    from assistant.answer import UnknownCatalogue
+    from store.db import get_catalogue
+
+    if get_catalogue(db, name) is None:
+        raise UnknownCatalogue(f"没有名为 {name!r} 的目录 / unknown catalogue {name!r}")
+
+
+def cmd_import(args, settings: Settings) -> int:
+    from store import dispatch as ds
+    from store.db import open_db
+
+    db = open_db(settings.db_path)
+    _known(db, args.catalogue)
+    rows = ds.load_categories(args.file)
+    print(json.dumps(ds.import_categories(db, args.catalogue, rows), ensure_ascii=False))
+    return 0
+
+
+def cmd_history(args, settings: Settings) -> int:
+    from assistant.privacy import mask
+    from store import dispatch as ds
+    from store.db import open_db
+
+    db = open_db(settings.db_path)
+    _known(db, args.catalogue)
+    rows = ds.load_history(args.file)
+    result = ds.import_history(db, args.catalogue, rows, mask=mask)
+    untyped = sum(1 for r in rows if not r["type"])
+    print(json.dumps({**result, "without_type": untyped}, ensure_ascii=False))
+    if untyped:
+        _log(f"{untyped} work orders name a department of no known type; map it with "
+             f"`wenban dispatch override {args.catalogue} NAME TYPE`")
+    return 0
+
+
+def cmd_override(args, settings: Settings) -> int:
+    from store import dispatch as ds
+    from store.db import open_db
+
+    db = open_db(settings.db_path)
+    _known(db, args.catalogue)
+    ds.ensure_schema(db)
+    ds.set_override(db, args.catalogue, args.department, args.type)
+    print(f"{args.catalogue}: {args.department} → {args.type}")
+    return 0
+
+
+def cmd_categories(args, settings: Settings) -> int:
+    from store import dispatch as ds
+    from store.db import open_db
+
+    db = open_db(settings.db_path)
+    _known(db, args.catalogue)
+    by_type = ds.departments_by_type(db, args.catalogue)
+    for r in ds.categories(db, args.catalogue):
+        dept = (by_type.get(r["lead"]) or ["（本目录无此类部门：指挥中心分拨）"])[0]
+        print(f"{r['l1']}/{r['l2']}/{r['l3']}\t{r['lead']}\t{dept}\t配合：{'、'.join(r['support']) or '—'}\t{r['level']}")
+    return 0
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from eval import dispatch as ev
+
+    folder = Path(args.messages)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no messages folder {folder} (--messages)")
+    out = ev.run(settings, args.catalogue, folder, separation=args.separation, calibrate=args.calibrate, log=_log)
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    path = settings.home / "eval" / "dispatch" / f"{args.catalogue}.json"
+    ev.save(out, path)
+    _log(f"wrote {path}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("dispatch", help="诉求 routing: dispatch catalogue, work-order history, eval")
+    d = p.add_subparsers(dest="dispatch_command", required=True)
+    s = d.add_parser("import", help="import a dispatch catalogue (CSV/XLSX/JSONL), all-or-nothing")
+    s.add_argument("catalogue")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_import)
+    h = d.add_parser("history", help="past work orders")
+    hs = h.add_subparsers(dest="history_command", required=True)
+    s = hs.add_parser("import", help="import past work orders (text, handling department, date)")
+    s.add_argument("catalogue")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_history)
+    s = d.add_parser("override", help="map one of the catalogue's departments to a department type")
+    s.add_argument("catalogue")
+    s.add_argument("department")
+    s.add_argument("type")
+    s.set_defaults(func=cmd_override)
+    s = d.add_parser("categories", help="list the categories and the department each goes to")
+    s.add_argument("catalogue")
+    s.set_defaults(func=cmd_categories)
+    s = d.add_parser("eval", help="measure routing on real messages (tipdm2020c)")
+    s.add_argument("--catalogue", "-c", default="guangan")
+    s.add_argument("--messages", default=str(MESSAGES), help="the tipdm2020c folder")
+    s.add_argument("--separation", action="store_true", help="also service-vs-诉求 separation (loads the model)")
+    s.add_argument("--calibrate", action="store_true", help="refit data/dispatch/calibration.json first")
+    s.set_defaults(func=cmd_eval)
