@@ -29,6 +29,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import Context, error, no_index, require_admin
+from api.library import router as library_router
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
 from assistant.privacy import mask
 from store import db as store
@@ -278,6 +279,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     def quality_page() -> HTMLResponse:
         return page("quality.html")
 
+    app.include_router(library_router)
     return app
 
 
