@@ -14,7 +14,7 @@ PORT    ?= 8000
 TORCH   := torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test setup install browser bench eval clean
+.PHONY: run test setup install browser services bench eval clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,7 +38,14 @@ browser:
 	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; }
 
-test: setup browser
+# PostgreSQL and nginx from Debian for the store-on-both-engines and replica tests; the
+# tests start throw-away instances on loopback (as the postgres user when run as root)
+# and stop them after.
+services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql nginx; }
+
+test: setup browser services
 	$(BIN)/python -m pytest
 
 eval: setup

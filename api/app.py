@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tempfile
+import secrets
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,10 +31,13 @@ from pydantic import BaseModel, Field
 
 from api.deps import Context, error, no_index, require_admin
 from api.library import router as library_router
+from api.watch import Watcher, build_lock
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
 from assistant.privacy import mask
 from store import db as store
-from store.importers import MAX_IMPORT_BYTES, ImportFailed, load_file
+from index.build import IndexUnavailable, sweep
+from store.importers import MAX_IMPORT_BYTES, ImportFailed, Limits, load_file
+from store.urls import safe_url
 from wenban.config import Settings
 
 PAGES = Path(__file__).resolve().parent / "pages"
@@ -71,6 +75,12 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         where = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
         return JSONResponse(status_code=422, content={"detail": f"请求参数有误 / invalid request: {where}"})
 
+    @app.exception_handler(IndexUnavailable)
+    async def _broken_index(request: Request, exc: IndexUnavailable) -> JSONResponse:
+        # one damaged catalogue answers 503 with the file named; the others serve
+        return JSONResponse(status_code=503, content={
+            "detail": f"该目录的索引已损坏，暂时无法回答 / {exc}"})
+
     @app.middleware("http")
     async def _log(request: Request, call_next):
         # our own access log, with ID-card and phone numbers masked (uvicorn's is off)
@@ -82,14 +92,34 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                         response.status_code, (time.perf_counter() - t) * 1000)
         return response
 
+    @app.exception_handler(store.StoreUnavailable)
+    async def _store_down(request: Request, exc: store.StoreUnavailable) -> JSONResponse:
+        return JSONResponse(status_code=503, headers={"Retry-After": "5"}, content={
+            "detail": f"数据库暂时不可用，未能保存，请稍后再试 / the database is unavailable, nothing was stored: {exc}"})
+
     @app.on_event("startup")
     def _warm() -> None:
+        # what a killed process left: half-done builds, uploads being read
+        for p in sweep(settings, at_start=True):
+            access_log.warning("removed a leftover of an interrupted build: %s", p)
+        for p in sweep_uploads(settings):
+            access_log.warning("removed a leftover upload: %s", p)
         a = get_assistant()
         for c in store.catalogues(a.db):
             try:
                 a.retriever(c["name"])
             except FileNotFoundError:
                 access_log.warning("catalogue %s has no index yet", c["name"])
+            except IndexUnavailable as e:  # serve the others; this one answers 503
+                access_log.error("%s", e)
+        start_retention(settings)
+        # follow the shared store: new catalogue versions from any node reach this process
+        context.watcher = Watcher(a, settings).start()
+
+    @app.on_event("shutdown")
+    def _stop_watch() -> None:
+        if getattr(context, "watcher", None):
+            context.watcher.stop()
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -101,7 +131,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         loaded = sorted(a._retrievers) if a else []
         if not loaded:
             raise error(503, "索引尚未加载", "indexes not loaded yet")
-        return {"status": "ready", "catalogues": loaded}
+        watcher = getattr(context, "watcher", None)
+        # the store being down does not stop answers (indexes carry their items), so the
+        # process stays ready; "store" tells operators that writes are failing
+        return {"status": "ready", "catalogues": loaded,
+                **(watcher.status() if watcher else {"store": "unknown"})}
 
     # -------------------------------------------------------------- public --
     @app.post("/api/v1/ask")
@@ -163,19 +197,29 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @app.post("/api/v1/feedback", status_code=201)
     def feedback(req: FeedbackRequest) -> dict[str, Any]:
-        fid = store.add_feedback(get_assistant().db, req.session_id, req.answer_code, req.helpful,
-                                 mask(req.comment) if req.comment else None, req.catalogue)
+        try:
+            fid = store.add_feedback(get_assistant().db, req.session_id, req.answer_code, req.helpful,
+                                     mask(req.comment) if req.comment else None, req.catalogue)
+        except store.StoreUnavailable as e:  # disk full, locked too long: nothing was written
+            raise error(503, "反馈未能保存，请稍后再试", f"feedback could not be saved ({e.reason}); "
+                                               "please try again later") from None
         return {"id": fid}
 
     @app.get("/api/v1/qr")
     def qr(data: str = Query(..., min_length=1, max_length=1000)) -> Response:
-        """The official guide link as an SVG QR code, made here: no outside service."""
+        """The official guide link (http or https only) as an SVG QR code, made here."""
         import io
 
         import segno
 
+        url = safe_url(data)
+        if url is None:
+            raise error(422, "只能为 http(s) 链接生成二维码", "only http(s) links are encoded")
         buf = io.BytesIO()
-        segno.make(data, error="m").save(buf, kind="svg", scale=6, border=2)
+        try:
+            segno.make(url, error="m").save(buf, kind="svg", scale=6, border=2)
+        except segno.DataOverflowError:
+            raise error(422, "链接过长，无法生成二维码", "the link is too long for a QR code") from None
         return Response(buf.getvalue(), media_type="image/svg+xml")
 
     # --------------------------------------------------------------- admin --
@@ -185,8 +229,12 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         if not re.fullmatch(r"[a-z0-9_-]{1,64}", name):
             raise error(422, "目录名只能用小写字母、数字、-、_", "catalogue names are a-z, 0-9, - and _")
         suffix = Path(file.filename or "upload.csv").suffix.lower()
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"upload{suffix}"
+        if not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
+            suffix = ".bin"
+        # under WENBAN_HOME, removed in finally and swept at start (after a kill -9)
+        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        path = settings.uploads_dir / f"upload-{secrets.token_hex(8)}{suffix}"
+        try:
             size = 0
             with open(path, "wb") as out:
                 while chunk := await file.read(1 << 20):
@@ -195,21 +243,52 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                         raise error(413, "文件过大", f"file over {MAX_IMPORT_BYTES >> 20} MiB")
                     out.write(chunk)
             try:
-                data = await run_in_threadpool(load_file, path, format, name)
+                data = await run_in_threadpool(load_file, path, format, name, Limits.from_settings(settings))
             except ImportFailed as e:
                 return JSONResponse(status_code=422, content={
                     "detail": "导入失败，未写入任何数据 / import failed, nothing was written",
+                    "error_count": e.total, "shown": len(e.errors),
                     "errors": [{"file": file.filename, "row": err.row, "field": err.field, "reason": err.reason}
                                for err in e.errors]})
             except ValueError as e:
                 raise error(422, "格式不支持", str(e)) from None
+        finally:
+            path.unlink(missing_ok=True)
         if title:
             data.title = title
         data.source = data.source or file.filename
-        # in the worker thread, with that thread's own connection
-        result = await run_in_threadpool(lambda: store.import_catalogue(get_assistant().db, data))
-        return {"summary": result.summary(), "version": result.version, "added": result.added,
-                "changed": result.changed, "removed": result.removed}
+
+        def import_and_index() -> dict[str, Any]:
+            # one operation from the user's view: a changed import rebuilds the
+            # index; the old index answers (from its own copy of the items) until the swap
+            db = store.open_db(settings.database)
+            try:
+                result = store.import_catalogue(db, data)
+                out: dict[str, Any] = {"summary": result.summary(), "version": result.version,
+                                       "added": result.added, "changed": result.changed,
+                                       "removed": result.removed}
+                if not result.unchanged:
+                    out["index"] = rebuild(db, name)
+                return out
+            finally:
+                db.close()
+
+        return await run_in_threadpool(import_and_index)
+
+    def rebuild(db, name: str) -> dict[str, Any]:
+        """Build and swap in a new index; a failure is reported, the old index keeps serving."""
+        from index.build import build_index
+
+        a = get_assistant()
+        try:
+            with build_lock(settings, name):  # the watchers of other processes wait, then load it
+                manifest = build_index(settings, db, name, a.embedder, log=access_log.info, progress=False)
+            a.reload(name)
+        except Exception as e:  # noqa: BLE001 - any failure: report it, keep serving the old index
+            access_log.error("index build of %s failed: %s", name, e)
+            return {"status": "failed", "reason": f"重建索引失败，旧索引继续服务 / index build failed, "
+                                                  f"the old index keeps serving: {e}"}
+        return {"status": "built", "build_id": manifest["build_id"], "item_count": manifest["item_count"]}
 
     @app.post("/api/v1/admin/catalogues/{name}/reindex", dependencies=[Depends(admin)])
     async def reindex(name: str) -> dict[str, Any]:
@@ -220,14 +299,18 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
         a = get_assistant()
 
-        def rebuild() -> dict[str, Any]:
-            db = store.open_db(settings.db_path)  # this thread's own connection
-            manifest = build_index(settings, db, name, a.embedder, log=access_log.info, progress=False)
+        def build() -> dict[str, Any]:
+            db = store.open_db(settings.database)  # this thread's own connection
+            try:
+                with build_lock(settings, name):
+                    manifest = build_index(settings, db, name, a.embedder, log=access_log.info, progress=False)
+            finally:
+                db.close()
             a.reload(name)
             return manifest
 
         try:
-            return await run_in_threadpool(rebuild)
+            return await run_in_threadpool(build)
         except Exception as e:  # noqa: BLE001 - any failure: report it, keep serving the old index
             access_log.error("reindex of %s failed: %s", name, e)
             raise error(500, "重建索引失败，旧索引继续服务", f"reindex failed, the old index keeps serving: {e}") \
@@ -281,6 +364,46 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     app.include_router(library_router)
     return app
+
+
+def sweep_uploads(settings: Settings) -> list[Path]:
+    """Uploads a killed server was still reading (the live ones are removed in ``finally``)."""
+    folder = settings.uploads_dir
+    gone = [p for p in folder.glob("upload-*")] if folder.is_dir() else []
+    for p in gone:
+        p.unlink(missing_ok=True)
+    return gone
+
+
+_retention_started: set = set()
+
+
+def start_retention(settings: Settings, every_s: float = 24 * 3600) -> None:
+    """Delete stored questions and comments past ``WENBAN_RETENTION_DAYS`` now and
+    then daily, in a background thread (one per store)."""
+    def purge() -> None:
+        db = store.open_db(settings.database, busy_ms=settings.db_busy_ms)
+        try:
+            n = store.purge_older_than(db, settings.retention_days)
+            if n:
+                access_log.info("retention: removed %d questions/comments older than %d days",
+                                n, settings.retention_days)
+        except Exception as e:  # noqa: BLE001 - a failed purge is retried tomorrow, never fatal
+            access_log.warning("retention purge failed: %s", e)
+        finally:
+            db.close()
+
+    purge()
+    if settings.retention_days <= 0 or settings.database in _retention_started:
+        return
+    _retention_started.add(settings.database)
+
+    def loop() -> None:
+        while True:
+            time.sleep(every_s)
+            purge()
+
+    threading.Thread(target=loop, name="wenban-retention", daemon=True).start()
 
 
 def __getattr__(name: str):

@@ -23,6 +23,7 @@ from fastapi import Header, HTTPException, Request
 
 from assistant.answer import Assistant, UnknownCatalogue
 from assistant.dialogue import Dialogue
+from assistant.sessions import StoreSessions
 from wenban.config import Settings
 
 
@@ -43,6 +44,7 @@ class Context:
         self._assistant = assistant
         self._dialogue: Dialogue | None = None
         self._lock = threading.Lock()
+        self.watcher = None  # api.watch.Watcher, started with the app
 
     def assistant(self) -> Assistant:
         if self._assistant is None:
@@ -60,7 +62,9 @@ class Context:
         if self._dialogue is None:
             with self._lock:
                 if self._dialogue is None:
-                    self._dialogue = Dialogue(self.assistant())
+                    a = self.assistant()
+                    # conversation state in the shared store: any worker or replica answers any turn
+                    self._dialogue = Dialogue(a, sessions=StoreSessions(lambda: a.db))
         return self._dialogue
 
     def known_catalogue(self, name: str) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 import time
 import unicodedata
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 from assistant.clarify import ClarifyParams, build_clarify, close_group
 from assistant.library import Libraries
 from index.embedder import Embedder
+from index.build import IndexUnavailable, current_build
 from index.search import Candidate, Retriever, SearchResult
 from store import db as store
+from store.urls import safe_url
 from wenban.config import Settings
 
 MAX_QUESTION_CHARS = 500
@@ -83,11 +86,14 @@ def check_question(question: Any) -> str:
 
 def item_card(item: dict[str, Any]) -> dict[str, Any]:
     """The item with every guide field the catalogue has; ``missing`` names the rest.
-    Steps the catalogue lacks may be the statutory general procedure, labelled so."""
+    Steps the catalogue lacks may be the statutory general procedure, labelled so.
+    A stored link that is not http(s) (a ``javascript:`` link from some older
+    import) is dropped and listed as missing: it would run in the kiosk."""
     out = {k: item.get(k) for k in ("code", "name", "type", "department", "parent_name", "variant",
                                       "level", "area", "co_departments", "service_object")}
     for f in GUIDE_FIELDS:
         out[f] = item.get(f)
+    out["url"] = safe_url(out["url"]) if out["url"] else None
     out["steps_general"] = False
     if not out["steps"] and item.get("type") in GENERAL_STEPS:
         out["steps"] = GENERAL_STEPS[item["type"]]
@@ -159,41 +165,107 @@ class Assistant:
         self.log = log
         self.embedder = embedder or Embedder(settings, log=log)
         self._retrievers: dict[str, Retriever] = {}
+        # catalogue → (when, error) for an index that failed to load; retried
+        # after RETRY_BROKEN_S, not on every question
+        self._broken: dict[str, tuple[float, IndexUnavailable]] = {}
+        # a build made by another process (`wenban import`, `wenban index`) is
+        # noticed within REFRESH_S and loaded in the background, then swapped in
+        self._checked: dict[str, float] = {}
+        self._tried: set[Path] = set()
         self._lock = threading.Lock()
         self._local = threading.local()  # one SQLite connection per thread
         self.clarify_params = ClarifyParams()
         self.libraries = Libraries(db=lambda: self.db, base=lambda cat: self.retriever(cat).vocab,
                                    embed=self.embedder.query)
+        self._meta: dict[str, dict[str, Any]] = {}  # last catalogue rows read, for when the store is down
+        # the unanswered log is for citizens' questions; `wenban eval` turns this off for its own
+        self.log_unanswered = True
 
     @property
     def db(self):
         if getattr(self._local, "db", None) is None:
-            self._local.db = store.open_db(self.settings.db_path)
+            self._local.db = store.open_db(self.settings.database, busy_ms=self.settings.db_busy_ms)
         return self._local.db
 
     def catalogue(self, name: str) -> dict[str, Any]:
-        meta = store.get_catalogue(self.db, name)
+        try:
+            meta = store.get_catalogue(self.db, name)
+        except store.StoreUnavailable:
+            # the database is down: a catalogue already loaded keeps answering
+            if name in self._meta:
+                return self._meta[name]
+            raise
+        if meta is not None:
+            self._meta[name] = meta
         if meta is None:
             known = ", ".join(c["name"] for c in store.catalogues(self.db)) or "none"
             raise UnknownCatalogue(f"没有名为 {name!r} 的目录 / unknown catalogue {name!r} (known: {known})")
         return meta
 
+    RETRY_BROKEN_S = 30.0
+
     def retriever(self, name: str) -> Retriever:
+        """The loaded index of ``name``. ``FileNotFoundError`` when it has none,
+        ``IndexUnavailable`` (naming the file) when it is damaged."""
         with self._lock:
             r = self._retrievers.get(name)
             if r is None:
+                broken = self._broken.get(name)
+                if broken and time.monotonic() - broken[0] < self.RETRY_BROKEN_S:
+                    raise broken[1]
                 self.catalogue(name)
-                r = self._retrievers[name] = Retriever.load(self.settings, name, self.embedder, db=self.db)
-            return r
+                try:
+                    r = self._retrievers[name] = Retriever.load(self.settings, name, self.embedder)
+                except IndexUnavailable as e:
+                    self._broken[name] = (time.monotonic(), e)
+                    raise
+                self._broken.pop(name, None)
+        self._maybe_refresh(name, r)
+        return r
+
+    REFRESH_S = 2.0
+
+    def _maybe_refresh(self, name: str, loaded: Retriever) -> None:
+        now = time.monotonic()
+        if now - self._checked.get(name, 0.0) < self.REFRESH_S:
+            return
+        self._checked[name] = now
+        build = current_build(self.settings, name)
+        if build is None or build == loaded.build_dir or build in self._tried:
+            return
+        self._tried.add(build)  # one try per build: a damaged new build leaves the old one serving
+
+        def load() -> None:
+            try:
+                self.reload(name)
+            except Exception as e:  # noqa: BLE001 - keep serving the loaded build
+                self.log(f"{name}: the new index {build} could not be loaded, the old one serves: {e}")
+
+        threading.Thread(target=load, name=f"wenban-refresh-{name}", daemon=True).start()
+
+    def broken(self) -> dict[str, str]:
+        """Catalogues whose index failed to load, with the reason."""
+        return {name: e.reason for name, (_, e) in self._broken.items()}
 
     def reload(self, name: str) -> None:
         """Swap in the current build of ``name``; the old one serves until the new one is loaded."""
-        fresh = Retriever.load(self.settings, name, self.embedder, db=self.db)
+        fresh = Retriever.load(self.settings, name, self.embedder)
         with self._lock:
             self._retrievers[name] = fresh
+            self._broken.pop(name, None)
 
     def card(self, catalogue: str, code: str) -> dict[str, Any]:
-        return item_card(store.get_item(self.db, catalogue, code))
+        """The item as the serving index knows it (the version its search ranked, so
+        the index and the answer never disagree, issue 11, and answers need no store:
+        PostgreSQL may be down); the store for a catalogue not loaded.
+        ``KeyError`` if neither has it."""
+        loaded = self._retrievers.get(catalogue)
+        item = loaded.by_code.get(code) if loaded else None
+        if item is None:
+            item = store.get_item(self.db, catalogue, code)
+        if item is None:
+            raise KeyError(f"no item {code} in catalogue {catalogue}")
+        return item_card(item)
 
     def ask(self, question: str, catalogue: str, mode: str = "hybrid", clarify: bool = True) -> dict[str, Any]:
         """One question → one answer dict: status answer | clarify | not_found.

@@ -13,17 +13,13 @@ by a session id, so the terminal chat and the HTTP API share one code path.
 from __future__ import annotations
 
 import re
-import secrets
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.answer import (FIELD_LABELS, NOT_IN_CATALOGUE, Assistant, check_question, general_steps_note,
                               material_text)
 from assistant.clarify import choose
 from assistant.privacy import mask
+from assistant.sessions import MemorySessions, Session
 from store import db as store
 
 # Follow-up intents: which guide fields answer "要带什么材料", "在哪里办" …
@@ -54,19 +50,6 @@ NONE_MESSAGE = ("抱歉，没能找到您要办的事项。请换一种说法再
 def is_none_of_these(text: str) -> bool:
     core = re.sub(r"[，。！？,.!?\s啊呀吧呢哦嗯]", "", text)
     return core in NONE_OF_THESE
-
-
-@dataclass
-class Session:
-    id: str
-    catalogue: str
-    last: float = field(default_factory=time.monotonic)
-    item_code: str | None = None
-    pending: dict[str, Any] | None = None  # the clarify block awaiting a choice
-    pending_question: str | None = None
-    pending_candidates: list[dict[str, Any]] | None = None
-    last_question: str | None = None  # what the current item or clarify answered
-    last_candidates: list[dict[str, Any]] | None = None
 
 
 def follow_up_intent(text: str, new_topic=lambda rest: len(rest) > 1) -> tuple[str, tuple[str, ...]] | None:
@@ -105,22 +88,22 @@ def follow_up_answer(item: dict[str, Any], intent: str, fields: tuple[str, ...])
 
 
 class Dialogue:
-    """Sessions over an ``Assistant``. Idle sessions expire (kiosk privacy); the
-    number of sessions is bounded (oldest dropped first)."""
+    """Sessions over an ``Assistant``. Idle sessions expire (kiosk privacy).
 
-    def __init__(self, assistant: Assistant, idle_seconds: float = 300, max_sessions: int = 1000):
+    ``sessions`` says where their state lives: this process's memory by default
+    (the terminal chat, the evaluation), or ``StoreSessions`` in the shared store
+    for the HTTP API, so that any worker or replica answers any turn.
+    """
+
+    def __init__(self, assistant: Assistant, idle_seconds: float = 300, max_sessions: int = 1000,
+                 sessions=None):
         self.assistant = assistant
         self.idle_seconds = idle_seconds
-        self.max_sessions = max_sessions
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._lock = threading.Lock()
+        self.sessions = sessions or MemorySessions(idle_seconds, max_sessions)
 
     # ------------------------------------------------------------ sessions --
-    def _expire(self, now: float) -> None:
-        for sid in [s for s, sess in self._sessions.items() if now - sess.last > self.idle_seconds]:
-            self._abandon(self._sessions.pop(sid))
-        while len(self._sessions) > self.max_sessions:
-            _, sess = self._sessions.popitem(last=False)
+    def _expire(self) -> None:
+        for sess in self.sessions.expired():
             self._abandon(sess)
 
     def _abandon(self, sess: Session) -> None:
@@ -129,25 +112,21 @@ class Dialogue:
                      sess.id)
 
     def session(self, session_id: str | None, catalogue: str) -> Session:
-        now = time.monotonic()
-        with self._lock:
-            self._expire(now)
-            sess = self._sessions.get(session_id) if session_id else None
-            if sess is None or sess.catalogue != catalogue:
-                sess = Session(id=secrets.token_hex(16), catalogue=catalogue)
-                self._sessions[sess.id] = sess
-            sess.last = now
-            self._sessions.move_to_end(sess.id)
-            return sess
+        try:
+            self._expire()
+            sess = self.sessions.get(session_id) if session_id else None
+        except store.StoreUnavailable:
+            sess = None  # the shared store is down: answer this turn as a new conversation
+        if sess is None or sess.catalogue != catalogue:
+            sess = self.sessions.new(catalogue)
+        return sess
 
     def has(self, session_id: str) -> bool:
-        with self._lock:
-            self._expire(time.monotonic())
-            return session_id in self._sessions
+        self._expire()
+        return self.sessions.get(session_id) is not None
 
     def end(self, session_id: str) -> None:
-        with self._lock:
-            sess = self._sessions.pop(session_id, None)
+        sess = self.sessions.pop(session_id)
         if sess:
             self._abandon(sess)
 
@@ -220,13 +199,25 @@ class Dialogue:
         return self._reply(sess, {"status": "answer", "question": text, "catalogue": sess.catalogue,
                                   "item": item, "chosen": chosen, "candidates": [], "score": None})
 
-    @staticmethod
-    def _reply(sess: Session, body: dict[str, Any]) -> dict[str, Any]:
+    def _reply(self, sess: Session, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self.sessions.save(sess)  # every turn ends here: the state is stored before the reply goes out
+        except store.StoreUnavailable:
+            pass  # the answer still goes out; the next turn starts afresh
         return {**body, "session_id": sess.id}
 
     # ------------------------------------------------------------------ log --
     def log(self, catalogue: str, kind: str, question: str, candidates: list[dict[str, Any]],
             session_id: str | None) -> None:
+        if not self.assistant.log_unanswered:
+            return
+        try:
+            self._log(catalogue, kind, question, candidates, session_id)
+        except store.StoreUnavailable:
+            pass  # logging a question never fails its answer
+
+    def _log(self, catalogue: str, kind: str, question: str, candidates: list[dict[str, Any]],
+             session_id: str | None) -> None:
         store.log_unanswered(self.assistant.db, catalogue=catalogue, kind=kind, question=mask(question),
                              candidates=[{k: c.get(k) for k in ("code", "name", "department", "score")}
                                          for c in candidates[:5]], session_id=session_id)

@@ -26,6 +26,7 @@ import numpy as np
 
 from index.text import Vocabulary
 from store import library as store_lib
+from store.db import StoreUnavailable
 
 
 @dataclass
@@ -89,24 +90,35 @@ class Libraries:
         self._checked: dict[str, float] = {}
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+        self._schema = False
 
     def get(self, catalogue: str) -> Library:
         now = time.monotonic()
         lib = self._libs.get(catalogue)
         if lib is not None and now - self._checked.get(catalogue, 0.0) < self.check_every:
             return lib
-        db = self._db()
-        store_lib.ensure_schema(db)
-        v = store_lib.version(db, catalogue)
+        try:
+            db = self._db()
+            if not self._schema:
+                store_lib.ensure_schema(db)
+                self._schema = True
+            v = store_lib.version(db, catalogue)
+        except StoreUnavailable:
+            # the shared store is down: keep answering with what we had (or none)
+            return lib if lib is not None else Library.build(catalogue, -1, [], [], self._base(catalogue),
+                                                              self._embed)
         self._checked[catalogue] = now
         if lib is not None and lib.version == v:
             return lib
         with self._lock:
             lib = self._libs.get(catalogue)
             if lib is None or lib.version != v:
-                lib = Library.build(catalogue, v, store_lib.questions(db, catalogue),
-                                    store_lib.synonyms(db, catalogue), self._base(catalogue),
-                                    self._embed, self._cache)
+                try:
+                    rows, syns = store_lib.questions(db, catalogue), store_lib.synonyms(db, catalogue)
+                except StoreUnavailable:
+                    return lib if lib is not None else Library.build(catalogue, -1, [], [], self._base(catalogue),
+                                                                      self._embed)
+                lib = Library.build(catalogue, v, rows, syns, self._base(catalogue), self._embed, self._cache)
                 self._libs[catalogue] = lib
         return lib
 

@@ -1,8 +1,11 @@
 """Write evaluation results as JSON, Markdown and a per-department accuracy plot.
 
     >>> write_reports(reports, dialogues, Path("var/eval/latest"))   # doctest: +SKIP
-    [PosixPath('var/eval/latest/report.json'), …report.md, …guangan-departments.png]
+    [PosixPath('var/eval/latest/report.json'), …report.md, …guangan-heldout-departments.png,
+     …guangan-departments.png]
 
+One plot per catalogue and split (``guangan-b3-departments.png``); the
+first split's is also ``guangan-departments.png``, the one the quality page shows.
 The plot labels departments D1, D2 … (the Markdown table says which is which):
 the machine has no CJK font, and a plot of empty boxes helps nobody.
 """
@@ -10,6 +13,7 @@ the machine has no CJK font, and a plot of empty boxes helps nobody.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +48,8 @@ def plot_departments(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def markdown(reports: list[dict[str, Any]], dialogues: list[dict[str, Any]], plots: dict[str, str]) -> str:
+def markdown(reports: list[dict[str, Any]], dialogues: list[dict[str, Any]],
+             plots: dict[tuple[str, str], str]) -> str:
     out = ["# wenban evaluation", ""]
     hybrid = [r for r in reports if r["mode"] == "hybrid"]
     if hybrid:
@@ -60,16 +65,16 @@ def markdown(reports: list[dict[str, Any]], dialogues: list[dict[str, Any]], plo
                 f"{d['follow_up_turns']} | {_fmt(d['follow_up_accuracy'])} |" for d in dialogues]
         out.append("")
     for r in hybrid:
-        out += [f"## {r['catalogue']}: by department", ""]
-        if r["catalogue"] in plots:
-            out += [f"![accuracy by department]({plots[r['catalogue']]})", ""]
+        out += [f"## {r['catalogue']} ({r['split']}): by department", ""]
+        if (r["catalogue"], r["split"]) in plots:
+            out += [f"![accuracy by department]({plots[r['catalogue'], r['split']]})", ""]
         out += ["| | department | questions | department@1 | item accuracy | wrong answers went to |",
                 "|---|---|---:|---:|---:|---|"]
         for i, d in enumerate(r["departments"], start=1):
             went = "、".join(f"{k} ×{v}" for k, v in sorted(d["went_to"].items(), key=lambda kv: -kv[1]))
             out.append(f"| D{i} | {d['department']} | {d['questions']} | {d['department@1']:.2f} | "
                        f"{d['accuracy']:.2f} | {went} |")
-        out += ["", f"### {r['catalogue']}: wrong answers", ""]
+        out += ["", f"### {r['catalogue']} ({r['split']}): wrong answers", ""]
         out += [f"- `{f['id']}` {f['question']} → {f['status']} {f['got'] or ''} ({f['got_department'] or ''}); "
                 f"expected {'、'.join(f['gold']) or 'not_found'}" for f in r["failures"]]
         out.append("")
@@ -82,10 +87,14 @@ def write_reports(reports: list[dict[str, Any]], dialogues: list[dict[str, Any]]
     plots = {}
     for r in reports:
         if r["mode"] == "hybrid" and r["departments"]:
-            png = out_dir / f"{r['catalogue']}-departments.png"
+            png = out_dir / f"{r['catalogue']}-{r['split']}-departments.png"
             plot_departments(r, png)
-            plots[r["catalogue"]] = png.name
+            plots[r["catalogue"], r["split"]] = png.name
             written.append(png)
+            first = out_dir / f"{r['catalogue']}-departments.png"
+            if first not in written:  # the quality page shows one plot per catalogue: the first split's
+                shutil.copyfile(png, first)
+                written.append(first)
     js = out_dir / "report.json"
     js.write_text(json.dumps({"reports": reports, "dialogues": dialogues}, ensure_ascii=False, indent=2))
     md = out_dir / "report.md"

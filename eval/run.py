@@ -2,16 +2,24 @@
 
 Each line: ``{id, question, gold: [codes], departments: [names], expect:
 answer|not_found, split: dev|heldout}``. Questions are written the way
-citizens talk; a third is held out (chosen by a hash of the id) and never
-used for tuning or calibration.
+citizens talk. Splits: ``dev`` (used for tuning and calibration); ``heldout``,
+the third of the first batch held out by a hash of the id; ``b2`` and ``b3``,
+later batches written whole before a round of changes (ids ``*-b2-*``,
+``*-b3-*``, all held out); ``all``.
 
-    >>> report = evaluate(assistant, "guangan", split="heldout")   # doctest: +SKIP
-    >>> report["item_hit@3"]                                       # doctest: +SKIP
+    >>> parse_splits("dev,heldout,b2,b3")
+    ['dev', 'heldout', 'b2', 'b3']
+    >>> report = evaluate(assistant, "guangan", split="b3")   # doctest: +SKIP
+    >>> report["item_hit@3"]                                  # doctest: +SKIP
+
+The evaluation's own questions and dialogue turns never enter the unanswered
+log (``Assistant.log_unanswered`` is off while it runs).
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,16 +29,46 @@ import numpy as np
 from index.search import CALIBRATION_PATH, FEATURES, Calibration
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
-SPLITS = ("dev", "heldout", "all")
+SPLITS = ("dev", "heldout", "b2", "b3", "all")
+BATCHES = ("b2", "b3")  # held-out batches written later, each before a round of changes
 MODES = ("bm25", "dense", "hybrid")
+
+
+def split_of(row: dict[str, Any]) -> str:
+    """``dev``, ``heldout`` (the first batch's held-out third), or the later batch the id names."""
+    if row["split"] == "dev":
+        return "dev"
+    return next((b for b in BATCHES if f"-{b}-" in row["id"]), "heldout")
+
+
+def parse_splits(text: str) -> list[str]:
+    """``"dev,b3"`` → ``["dev", "b3"]``; an unknown name is a ValueError that lists the known ones."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in SPLITS]
+    if bad or not names:
+        raise ValueError(f"unknown split {', '.join(bad) or repr(text)}: use {', '.join(SPLITS)} or a comma list")
+    return list(dict.fromkeys(names))
 
 
 def load_set(catalogue: str, split: str = "all") -> list[dict[str, Any]]:
     path = SETS_DIR / f"{catalogue}.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"no evaluation set for {catalogue!r} ({path})")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return rows if split == "all" else [r for r in rows if r["split"] == split]
+    return rows if split == "all" else [r for r in rows if split_of(r) == split]
+
+
+@contextmanager
+def unlogged(assistant):
+    """Keep the evaluation's questions out of the unanswered log, which is for citizens."""
+    before = assistant.log_unanswered
+    assistant.log_unanswered = False
+    try:
+        yield
+    finally:
+        assistant.log_unanswered = before
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -45,8 +83,9 @@ def evaluate(assistant, catalogue: str, split: str = "heldout", mode: str = "hyb
     the gold item, if there is one (``final``: the item they end up with)."""
     rows = load_set(catalogue, split)
     results = []
-    for r in rows:
-        ans = assistant.ask(r["question"], catalogue, mode=mode)
+    with unlogged(assistant):
+        answers = [assistant.ask(r["question"], catalogue, mode=mode) for r in rows]
+    for r, ans in zip(rows, answers):
         codes = [c["code"] for c in ans["candidates"]]
         rank = next((i + 1 for i, c in enumerate(codes) if c in r["gold"]), None)
         if ans["status"] == "answer":
@@ -140,17 +179,45 @@ METRIC_ROWS = ["department@1", "item_hit@1", "item_hit@3", "item_hit@5", "mrr", 
                "latency_ms_p50", "latency_ms_p95"]
 
 
+def column_label(report: dict[str, Any], reports: list[dict[str, Any]]) -> str:
+    """The mode, the split, or both: whatever tells the columns of one table apart."""
+    splits = {r["split"] for r in reports}
+    modes = {r["mode"] for r in reports}
+    if len(splits) > 1 and len(modes) > 1:
+        return f"{report['split']}/{report['mode']}"
+    return report["split"] if len(splits) > 1 else report["mode"]
+
+
 def format_reports(reports: list[dict[str, Any]]) -> str:
-    """One column per report (e.g. per mode), one row per metric."""
-    head = f"{'':28}" + "".join(f"{r['mode']:>10}" for r in reports)
-    r0 = reports[0]
-    lines = [f"catalogue {r0['catalogue']}, split {r0['split']}: {r0['in_scope']} in-scope, "
-             f"{r0['out_of_scope']} out-of-scope questions", head]
+    """One column per report (per split and/or mode) of one catalogue, one row per metric."""
+    labels = [column_label(r, reports) for r in reports]
+    w = max(10, *(len(x) + 2 for x in labels))
+    counts = {}
+    for r in reports:
+        counts.setdefault(r["split"], f"{r['split']} {r['in_scope']} in-scope + {r['out_of_scope']} out-of-scope")
+    lines = [f"catalogue {reports[0]['catalogue']}: " + "; ".join(counts.values()),
+             f"{'':28}" + "".join(f"{x:>{w}}" for x in labels)]
     for m in METRIC_ROWS:
-        cells = "".join(f"{'—':>10}" if r[m] is None else f"{r[m]:>10.1f}" if m.startswith("latency")
-                        else f"{r[m]:>10.3f}" for r in reports)
+        cells = "".join(f"{'—':>{w}}" if r[m] is None else f"{r[m]:>{w}.1f}" if m.startswith("latency")
+                        else f"{r[m]:>{w}.3f}" for r in reports)
         lines.append(f"{m:28}{cells}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------ paraphrases --
+
+def load_paraphrases(catalogue: str) -> list[dict[str, Any]]:
+    """Pairs ``{id, a, b, gold, departments}``: one need said two ways with
+    different words, for the question-library experiment (curate ``a``,
+    measure ``b``). None of them is an evaluation question.
+
+    >>> load_paraphrases("guangan")[0]["a"]            # doctest: +SKIP
+    '孩子生下来了要落户口'
+    """
+    path = SETS_DIR / f"{catalogue}-paraphrases.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 # -------------------------------------------------------------- dialogues --
@@ -166,6 +233,11 @@ def evaluate_dialogues(dialogue, catalogue: str) -> dict[str, Any]:
     """Conversations of 2–4 turns: the first asks for an item (a clarify is
     answered by tapping the gold option's number), the rest ask about a field
     of it ("要带什么材料" → materials) or change the topic ("那身份证丢了呢")."""
+    with unlogged(dialogue.assistant):
+        return _evaluate_dialogues(dialogue, catalogue)
+
+
+def _evaluate_dialogues(dialogue, catalogue: str) -> dict[str, Any]:
     turns_right = turns = firsts_right = 0
     failures = []
     for conv in load_dialogues(catalogue):

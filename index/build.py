@@ -5,8 +5,14 @@ rename of a pointer file, so a failed or half-done build never replaces the
 index that is serving.
 
     var/indexes/guangan/CURRENT          → "20261123T080102-3f2a"
-    var/indexes/guangan/builds/<id>/     manifest.json, codes.json, words.txt,
-                                         dense.faiss, names.faiss, bm25/
+    var/indexes/guangan/builds/<id>/     manifest.json, codes.json, items.json,
+                                         words.txt, dense.faiss, names.faiss, bm25/
+
+The manifest carries a sha256 of every other file, checked on load, and a
+build holds the items it indexed (``items.json``), so an index keeps
+answering from the version it was built from even after an import changed
+the store. Half-done builds (``.tmp-*``) left by a killed process are swept
+at start and after each successful build.
 
     >>> manifest = build_index(settings, db, "guangan")   # doctest: +SKIP
 """
@@ -37,7 +43,7 @@ INDEX_TYPES = ("flat", "hnsw", "ivf")
 KEEP_BUILDS = 2
 # Bump when what goes into an index changes (item texts, tokenization, files),
 # so that `wenban setup` rebuilds indexes made by older code.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3  # 3: items.json and checksums in the manifest
 
 
 def text_fingerprint() -> str:
@@ -48,6 +54,74 @@ def text_fingerprint() -> str:
 
 class BuildError(Exception):
     pass
+
+
+class IndexUnavailable(ValueError):
+    """One catalogue's index cannot be used (damaged, unreadable); the message
+    names the file and what to do. Other catalogues keep serving."""
+
+    def __init__(self, catalogue: str, reason: str):
+        super().__init__(f"index of catalogue {catalogue!r} unavailable: {reason}")
+        self.catalogue = catalogue
+        self.reason = reason
+
+
+def file_checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` but the manifest, by relative path."""
+    out = {}
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and f.name != "manifest.json":
+            h = hashlib.sha256()
+            with open(f, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+            out[f.relative_to(folder).as_posix()] = h.hexdigest()
+    return out
+
+
+def verify(catalogue: str, build: Path, manifest: dict[str, Any]) -> None:
+    """``IndexUnavailable`` naming the first file that is missing or changed."""
+    expected = manifest.get("checksums")
+    if not isinstance(expected, dict) or not expected:
+        raise IndexUnavailable(catalogue, f"{build / 'manifest.json'} has no checksums "
+                                          f"(an older build): run 'wenban index {catalogue}'")
+    actual = file_checksums(build)
+    for rel, digest in expected.items():
+        if rel not in actual:
+            raise IndexUnavailable(catalogue, f"{build / rel} is missing: run 'wenban index {catalogue}'")
+        if actual[rel] != digest:
+            raise IndexUnavailable(catalogue, f"{build / rel} is damaged (checksum mismatch): "
+                                              f"run 'wenban index {catalogue}'")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(settings: Settings, catalogue: str | None = None, at_start: bool = False) -> list[Path]:
+    """Remove half-done builds (``.tmp-<id>-<pid>``) and pointer files whose
+    process is gone (killed mid-build); a build still running is left alone.
+    Called at server start (``at_start``: this process builds nothing yet, so
+    a leftover with its pid is a reused pid) and after each successful build."""
+    removed: list[Path] = []
+    if not settings.index_dir.is_dir():
+        return removed
+    dirs = [catalogue_dir(settings, catalogue)] if catalogue else list(settings.index_dir.iterdir())
+    for cat_dir in dirs:
+        for p in [*cat_dir.glob(".CURRENT-*"), *(cat_dir / "builds").glob(".tmp-*")]:
+            pid = p.name.rsplit("-", 1)[-1]
+            mine = pid.isdigit() and int(pid) == os.getpid()
+            if pid.isdigit() and _alive(int(pid)) and not (mine and at_start):
+                continue
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def catalogue_dir(settings: Settings, catalogue: str) -> Path:
@@ -121,13 +195,16 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
     base = catalogue_dir(settings, catalogue) / "builds"
     base.mkdir(parents=True, exist_ok=True)
     build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
-    tmp = base / f".tmp-{build_id}"
+    tmp = base / f".tmp-{build_id}-{os.getpid()}"  # the pid tells a sweep whether its builder lives
     try:
         tmp.mkdir()
         faiss.write_index(make_faiss(vectors, settings.index_type), str(tmp / "dense.faiss"))
         faiss.write_index(make_faiss(name_vectors, settings.index_type), str(tmp / "names.faiss"))
         bm25.save(str(tmp / "bm25"), show_progress=False)
         (tmp / "codes.json").write_text(json.dumps([it["code"] for it in items], ensure_ascii=False))
+        # the items as built: a build answers on its own, whatever the store holds
+        # meanwhile (a newer import not yet indexed, or a database that is down)
+        (tmp / "items.json").write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
         (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
         manifest = {
             "build_id": build_id, "catalogue": catalogue, "catalogue_version": meta["version"],
@@ -136,21 +213,31 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
             "index_type": settings.index_type, "text": text_fingerprint(), "embedded": embedded,
             "build_seconds": round(time.perf_counter() - started, 2),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "checksums": file_checksums(tmp),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+        _fsync_tree(tmp)  # on disk before the pointer names it
         os.replace(tmp, base / build_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _point_to(catalogue_dir(settings, catalogue), build_id)
     _prune(base, keep=build_id)
+    sweep(settings, catalogue)
     log(f"{catalogue}: index {build_id}: {len(items)} items, {embedded} embedded, "
         f"{manifest['build_seconds']} s")
     return manifest
 
 
+def _fsync_tree(folder: Path) -> None:
+    for f in folder.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
 def _point_to(cat_dir: Path, build_id: str) -> None:
-    tmp = cat_dir / f".CURRENT-{build_id}"
+    tmp = cat_dir / f".CURRENT-{build_id}-{os.getpid()}"
     tmp.write_text(build_id)
     os.replace(tmp, cat_dir / "CURRENT")  # atomic: readers see the old or the new build
 

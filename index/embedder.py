@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -74,6 +75,10 @@ class Embedder:
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else ("document" if "document" in prompts else None)
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
+        # Queries waiting for the model: a build gives way to them between its
+        # small batches, so a reindex does not stall answering (issue 11).
+        self._queries_waiting = 0
+        self._count_lock = threading.Lock()
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors. A question is one short text on the hot path, so this
@@ -82,9 +87,19 @@ class Embedder:
         import torch
 
         prompt = (self.model.prompts or {}).get(self._query_prompt) if self._query_prompt else None
-        with self._lock, torch.inference_mode():
-            features = self.model.preprocess(list(texts), prompt=prompt)
-            out = self.model(features)["sentence_embedding"].float().numpy()
+        with self._count_lock:
+            self._queries_waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._count_lock:
+                self._queries_waiting -= 1
+        try:
+            with torch.inference_mode():
+                features = self.model.preprocess(list(texts), prompt=prompt)
+                out = self.model(features)["sentence_embedding"].float().numpy()
+        finally:
+            self._lock.release()
         out /= np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
         return np.ascontiguousarray(out, dtype=np.float32)
 
@@ -92,18 +107,30 @@ class Embedder:
                  show_progress: bool = False) -> np.ndarray:
         texts = list(texts)
         if cache is None:
-            with self._lock:
-                return self._encode(texts, self._passage_prompt, show_progress)
+            return self._encode_yielding(texts, show_progress)
         found = cache.get(self.id, texts)
         todo = [t for t in dict.fromkeys(texts) if t not in found]
         if todo:
-            with self._lock:
-                vecs = self._encode(todo, self._passage_prompt, show_progress)
+            vecs = self._encode_yielding(todo, show_progress)
             new = dict(zip(todo, vecs))
             cache.put(self.id, new)
             found.update(new)
         self.last_embedded = len(todo)
         return np.stack([found[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    BUILD_BATCH = 16  # texts per turn of the model during a build: ~0.1–0.3 s here
+
+    def _encode_yielding(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        """Passage vectors, taking the model one small batch at a time and
+        letting any waiting query go first between batches (no progress bar:
+        batches this small would make it flicker)."""
+        out = []
+        for i in range(0, len(texts), self.BUILD_BATCH):
+            while self._queries_waiting:
+                time.sleep(0.001)
+            with self._lock:
+                out.append(self._encode(texts[i:i + self.BUILD_BATCH], self._passage_prompt))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
     def _encode(self, texts: list[str], prompt: str | None, show_progress: bool = False) -> np.ndarray:
         vecs = self.model.encode(texts, prompt_name=prompt, batch_size=64, convert_to_numpy=True,

@@ -29,10 +29,9 @@ import bm25s
 import faiss
 import numpy as np
 
-from store import db as store
 from wenban.config import DATA_DIR, Settings
 
-from .build import current_build
+from .build import IndexUnavailable, current_build, verify
 from .embedder import Embedder
 from .text import Tokenizer, Vocabulary, actions, claimed_roles, name_core, roles
 
@@ -87,6 +86,21 @@ class SearchResult:
     library: dict[str, Any] | None = None  # the nearest curated question, with "cosine"
 
 
+def _read(catalogue: str, path: Path, parse):
+    """Read one index file through ``parse``; any failure names the file."""
+    try:
+        return parse(path)
+    except IndexUnavailable:
+        raise
+    except Exception as e:  # noqa: BLE001 - faiss, JSON and bm25s raise many kinds
+        raise IndexUnavailable(catalogue, f"cannot read {path} ({type(e).__name__}: {e}): "
+                                          f"run 'wenban index {catalogue}'") from None
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
@@ -127,30 +141,42 @@ class Calibration:
 class Retriever:
     """One catalogue's loaded indexes. Thread-safe for concurrent ``search``."""
 
-    def __init__(self, catalogue: str, build_dir: Path, items: list[dict[str, Any]],
-                 embedder: Embedder, vocab: Vocabulary | None = None,
+    def __init__(self, catalogue: str, build_dir: Path, embedder: Embedder, vocab: Vocabulary | None = None,
                  params: FusionParams | None = None, calibration: Calibration | None = None,
                  cache_dir: Path | None = None):
+        """Anything wrong with a file raises ``IndexUnavailable`` naming it."""
         self.catalogue = catalogue
         self.build_dir = build_dir
-        self.manifest = json.loads((build_dir / "manifest.json").read_text())
+        self.manifest = _read(catalogue, build_dir / "manifest.json", _json)
+        if not isinstance(self.manifest, dict) or "model_id" not in self.manifest:
+            raise IndexUnavailable(catalogue, f"{build_dir / 'manifest.json'} is not a build manifest: "
+                                              f"run 'wenban index {catalogue}'")
+        verify(catalogue, build_dir, self.manifest)
         if self.manifest["model_id"] != embedder.id:
-            raise ValueError(f"index {build_dir} was built with {self.manifest['model_id']}, "
-                             f"the loaded model is {embedder.id}: rebuild with 'wenban index'")
-        codes = json.loads((build_dir / "codes.json").read_text())
-        by_code = {it["code"]: it for it in items}
-        missing = [c for c in codes if c not in by_code]
-        if missing:
-            raise ValueError(f"index {build_dir} names {len(missing)} items the store lacks: rebuild it")
-        self.items = [by_code[c] for c in codes]
+            raise IndexUnavailable(catalogue, f"index {build_dir} was built with {self.manifest['model_id']}, "
+                                              f"the loaded model is {embedder.id}: rebuild with 'wenban index'")
+        codes = _read(catalogue, build_dir / "codes.json", _json)
+        # the items this build indexed: it answers from the version it was built
+        # from until the next build, whatever an import did to the store since
+        self.items = _read(catalogue, build_dir / "items.json", _json)
+        if [it.get("code") for it in self.items] != codes:
+            raise IndexUnavailable(catalogue, f"{build_dir / 'items.json'} does not match codes.json: "
+                                              f"run 'wenban index {catalogue}'")
+        self.by_code = {it["code"]: it for it in self.items}
         self.embedder = embedder
         self.vocab = vocab or Vocabulary.load()
         self.params = params or FusionParams()
         self.calibration = calibration or Calibration.load()
-        self.dense = faiss.read_index(str(build_dir / "dense.faiss"))
-        self.names = faiss.read_index(str(build_dir / "names.faiss"))
-        self.bm25 = bm25s.BM25.load(str(build_dir / "bm25"), show_progress=False)
-        words = (build_dir / "words.txt").read_text(encoding="utf-8").splitlines()
+        self.dense = _read(catalogue, build_dir / "dense.faiss", lambda p: faiss.read_index(str(p)))
+        self.names = _read(catalogue, build_dir / "names.faiss", lambda p: faiss.read_index(str(p)))
+        for what, index in (("dense.faiss", self.dense), ("names.faiss", self.names)):
+            if index.ntotal != len(codes) or index.d != embedder.dim:
+                raise IndexUnavailable(catalogue, f"{build_dir / what} holds {index.ntotal} vectors of "
+                                                  f"{index.d} dimensions, expected {len(codes)} of {embedder.dim}")
+        self.bm25 = _read(catalogue, build_dir / "bm25",
+                          lambda p: bm25s.BM25.load(str(p), show_progress=False))
+        words = _read(catalogue, build_dir / "words.txt",
+                      lambda p: p.read_text(encoding="utf-8").splitlines())
         self.tokenizer = Tokenizer(words, cache_dir=cache_dir)
         self.keyword_vocab = self.bm25.vocab_dict  # the words BM25 knows (item names)
         self._names = self._name_table()
@@ -161,14 +187,7 @@ class Retriever:
         build = current_build(settings, catalogue)
         if build is None:
             raise FileNotFoundError(f"no index for catalogue {catalogue!r}: run 'wenban index {catalogue}'")
-        own = db is None
-        db = db or store.open_db(settings.db_path)
-        try:
-            items = store.items(db, catalogue)
-        finally:
-            if own:
-                db.close()
-        return cls(catalogue, build, items, embedder, cache_dir=settings.home / "cache", **kw)
+        return cls(catalogue, build, embedder, cache_dir=settings.home / "cache", **kw)
 
     def _name_table(self) -> list[tuple[str, int]]:
         """(name or alias, item position), longest first, for exact-match boosts.

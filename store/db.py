@@ -14,14 +14,20 @@ with its diff.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import sqlite3
+import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
+log = logging.getLogger("wenban.store")
 
 # Item fields, in the order a guide presents them. Lists are stored as JSON.
 ITEM_TEXT_FIELDS = [
@@ -76,15 +82,86 @@ class ImportResult:
         return f"{self.catalogue}: version {self.version}: {what}"
 
 
-def open_db(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the store and make sure the schema exists."""
+class StoreUnavailable(Exception):
+    """A write the store could not make (disk full, read-only, locked too long, or
+    PostgreSQL down or restarting); nothing of it was written. Answers go on from the
+    loaded indexes. ``reason`` is short English for logs and errors."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# One writer at a time in this process; other processes queue on SQLite's lock.
+_WRITE_LOCK = threading.RLock()
+# Questions that could not be logged (disk full …): counted, warned, never raised.
+log_failures = 0
+
+
+def is_url(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def open_db(path: str | Path, busy_ms: int = 10_000):
+    """Open (creating if needed) the store and make sure the schema exists.
+
+    ``path`` is a SQLite file (the embedded default) or a ``postgresql://`` URL
+    (several processes or machines sharing one store; see ``store/pg.py``).
+    Both give the same surface to the functions below.
+    """
+    if is_url(path):
+        from store.pg import open_pg
+
+        db = open_pg(str(path))
+        if not getattr(db, "schema_ready", False):
+            with write(db):
+                ensure_schema(db)
+            db.schema_ready = True
+        return db
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA busy_timeout=5000")
-    ensure_schema(db)
+    db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False, timeout=busy_ms / 1000))
+    db.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode=WAL")
+    if not {"catalogues", "items", "feedback", "unanswered", "sessions"} <= set(db.table_names()):
+        with write(db):
+            ensure_schema(db)
     return db
+
+
+@contextlib.contextmanager
+def write(db: sqlite_utils.Database):
+    """A write transaction that queues instead of failing.
+
+    ``BEGIN IMMEDIATE`` takes the write lock before anything is read, so the
+    busy timeout applies (a deferred transaction that reads first and then
+    writes gets SQLITE_BUSY_SNAPSHOT at once, whatever the timeout). Nested
+    calls become savepoints. Errors roll everything back.
+
+        >>> with write(db):                                  # doctest: +SKIP
+        ...     db["feedback"].insert({...})
+    """
+    if getattr(db, "engine", "sqlite") == "postgresql":
+        with db.atomic():  # row locks: PostgreSQL queues concurrent writers itself
+            yield db
+        return
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    with _WRITE_LOCK:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        try:
+            db.execute("COMMIT")
+        except BaseException:
+            db.rollback()
+            raise
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
@@ -119,6 +196,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
          "candidates": str, "session_id": str},
         pk="id", if_not_exists=True,
     )
+    # Conversations of the HTTP API (assistant/sessions.py): any process answers any turn.
+    db["sessions"].create({"id": str, "catalogue": str, "state": str, "last": float},
+                          pk="id", if_not_exists=True)
+    db["sessions"].create_index(["last"], if_not_exists=True)
 
 
 def item_hash(item: dict[str, Any]) -> str:
@@ -155,24 +236,24 @@ def import_catalogue(db: sqlite_utils.Database, data: CatalogueData) -> ImportRe
     name = data.name
     rows = [_row(name, it) for it in data.items]
     new = {r["code"]: r["content_hash"] for r in rows}
-    old = {r["code"]: r["content_hash"] for r in db.query(
-        "select code, content_hash from items where catalogue = ?", [name])}
     depts = [_dept_row(name, d) for d in data.departments]
     meta = {"title": data.title, "source": data.source, "licence": data.licence,
             "enquiry": json.dumps(data.enquiry, ensure_ascii=False)}
     content_hash = hashlib.sha256(json.dumps(
         [sorted(new.items()), depts, meta], ensure_ascii=False, sort_keys=True).encode()).hexdigest()
-
-    current = db["catalogues"].get(name) if db["catalogues"].count_where("name = ?", [name]) else None
-    if current and current["content_hash"] == content_hash:
-        return ImportResult(name, current["version"], [], [], [], new_version=False)
-
-    added = sorted(set(new) - set(old))
-    removed = sorted(set(old) - set(new))
-    changed = sorted(c for c in set(new) & set(old) if new[c] != old[c])
-    version = (current["version"] if current else 0) + 1
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with db.atomic():
+    # read and write in one immediate transaction: a concurrent import cannot
+    # slip in between the diff and the write
+    with write(db):
+        old = {r["code"]: r["content_hash"] for r in db.query(
+            "select code, content_hash from items where catalogue = ?", [name])}
+        current = db["catalogues"].get(name) if db["catalogues"].count_where("name = ?", [name]) else None
+        if current and current["content_hash"] == content_hash:
+            return ImportResult(name, current["version"], [], [], [], new_version=False)
+        added = sorted(set(new) - set(old))
+        removed = sorted(set(old) - set(new))
+        changed = sorted(c for c in set(new) & set(old) if new[c] != old[c])
+        version = (current["version"] if current else 0) + 1
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         db.execute("delete from items where catalogue = ?", [name])
         db.execute("delete from departments where catalogue = ?", [name])
         db["items"].insert_all(rows, batch_size=2000)
@@ -234,14 +315,25 @@ def get_catalogue(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None
 
 
 def log_unanswered(db: sqlite_utils.Database, catalogue: str, kind: str, question: str,
-                   candidates: list[dict[str, Any]], session_id: str | None = None) -> None:
-    """``kind``: not_found | abandoned_clarify. ``question`` must already be masked."""
-    with db.atomic():
-        db["unanswered"].insert({
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "catalogue": catalogue,
-            "kind": kind, "question": question,
-            "candidates": json.dumps(candidates, ensure_ascii=False), "session_id": session_id,
-        })
+                   candidates: list[dict[str, Any]], session_id: str | None = None) -> bool:
+    """``kind``: not_found | abandoned_clarify. ``question`` must already be masked.
+
+    Never raises: a question is answered even when it cannot be logged (disk
+    full, store locked too long); the failure is counted in ``log_failures``
+    and warned about. Returns whether the entry was stored."""
+    global log_failures
+    try:
+        with write(db):
+            db["unanswered"].insert({
+                "at": _now(), "catalogue": catalogue,
+                "kind": kind, "question": question,
+                "candidates": json.dumps(candidates, ensure_ascii=False), "session_id": session_id,
+            })
+        return True
+    except (sqlite3.Error, StoreUnavailable) as e:
+        log_failures += 1
+        log.warning("could not log an unanswered question (%d so far): %s", log_failures, e)
+        return False
 
 
 def unanswered(db: sqlite_utils.Database, catalogue: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
@@ -252,13 +344,36 @@ def unanswered(db: sqlite_utils.Database, catalogue: str | None = None, limit: i
 
 def add_feedback(db: sqlite_utils.Database, session_id: str, answer_code: str, helpful: bool,
                  comment: str | None, catalogue: str | None = None) -> int:
-    """``comment`` must already be masked."""
-    with db.atomic():
-        table = db["feedback"].insert({
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "session_id": session_id,
-            "catalogue": catalogue, "answer_code": answer_code, "helpful": int(helpful), "comment": comment,
-        })
-    return table.last_pk
+    """``comment`` must already be masked. ``StoreUnavailable`` when it could not
+    be saved (nothing half-written: the transaction is rolled back)."""
+    try:
+        with write(db):
+            table = db["feedback"].insert({
+                "at": _now(), "session_id": session_id,
+                "catalogue": catalogue, "answer_code": answer_code, "helpful": int(helpful), "comment": comment,
+            })
+        return table.last_pk
+    except StoreUnavailable:
+        raise
+    except sqlite3.Error as e:
+        log.warning("could not save feedback: %s", e)
+        raise StoreUnavailable(str(e)) from None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def purge_older_than(db: sqlite_utils.Database, days: int) -> int:
+    """Delete stored questions and comments older than ``days`` (retention);
+    ``days`` ≤ 0 keeps everything. Returns how many rows went."""
+    if days <= 0:
+        return 0
+    cutoff = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
+    with write(db):
+        n = db.execute("delete from unanswered where at < ?", [cutoff]).rowcount
+        n += db.execute("delete from feedback where at < ?", [cutoff]).rowcount
+    return n
 
 
 def feedback(db: sqlite_utils.Database, helpful: bool | None = None, limit: int = 200) -> list[dict[str, Any]]:

@@ -21,14 +21,37 @@ import csv
 import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
+from .urls import safe_url
 from .db import ITEM_LIST_FIELDS, ITEM_TYPES, TYPE_SYNONYMS, CatalogueData
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
+MAX_REPORTED_ERRORS = 100  # an error report lists this many problems, then the count
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an import may hold; ``Settings`` carries the configured values.
+
+        >>> Limits.from_settings(Settings.from_env())       # doctest: +SKIP
+    """
+
+    max_rows: int = 100_000
+    max_unzipped_bytes: int = 256 * 1024 * 1024
+    max_errors: int = MAX_REPORTED_ERRORS
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Limits":
+        return cls(settings.import_max_rows, settings.import_max_unzipped_mb * 1024 * 1024,
+                   settings.import_max_errors)
+
+
+DEFAULT_LIMITS = Limits()
 PLACEHOLDERS = {"", "无", "暂无", "/", "-", "—", "--", "null", "None", "NULL"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -45,13 +68,26 @@ class RowError:
 
 
 class ImportFailed(Exception):
-    """Raised with every row problem found; nothing has been written."""
+    """Raised with the row problems found; nothing has been written.
+    ``errors`` holds the first ``max_errors`` of them, ``total`` counts all."""
 
-    def __init__(self, errors: list[RowError]):
-        self.errors = errors
-        shown = "\n".join(f"  {e}" for e in errors[:50])
-        more = f"\n  … and {len(errors) - 50} more" if len(errors) > 50 else ""
-        super().__init__(f"import failed, nothing was written ({len(errors)} problem(s)):\n{shown}{more}")
+    def __init__(self, errors: list[RowError], max_errors: int = MAX_REPORTED_ERRORS):
+        self.total = len(errors)
+        self.errors = errors[:max_errors]
+        shown = "\n".join(f"  {e}" for e in self.errors)
+        more = f"\n  … and {self.total - len(self.errors)} more" if self.total > len(self.errors) else ""
+        super().__init__(f"import failed, nothing was written ({self.total} problem(s)):\n{shown}{more}")
+
+
+def _url_field(value: Any, fname: str, where: Any, fld: str, errors: list[RowError]) -> str | None:
+    """A link cell: empty → None, http(s) → the link, anything else → a row error."""
+    text = clean(value)
+    if text is None:
+        return None
+    url = safe_url(text)
+    if url is None:
+        errors.append(RowError(fname, where, fld, f"not an http(s) link: {text[:60]!r}"))
+    return url
 
 
 def clean(value: Any) -> str | None:
@@ -110,7 +146,7 @@ GUANGAN_TASK_TYPES = {"1": "行政许可", "5": "行政给付", "7": "行政确�
                       "9": "行政裁决", "10": "其他行政权力", "20": "公共服务"}
 
 
-def load_guangan(path: Path, name: str = "guangan") -> CatalogueData:
+def load_guangan(path: Path, name: str = "guangan", limits: Limits = DEFAULT_LIMITS) -> CatalogueData:
     text, _ = read_text(path)
     fname = str(path)
     try:
@@ -134,7 +170,10 @@ def load_guangan(path: Path, name: str = "guangan") -> CatalogueData:
             for si, sub in enumerate(group.get("sub_items") or []):
                 where = f"[{di}].items[{gi}].sub_items[{si}]"
                 iname = clean(sub.get("name"))
-                link = clean(sub.get("link"))
+                raw_link = clean(sub.get("link"))
+                link = _url_field(raw_link, fname, where, "link", errors)
+                if raw_link and link is None:
+                    continue
                 query = parse_qs(urlparse(link).query) if link else {}
                 code = (query.get("itemCode") or [None])[0]
                 if not iname:
@@ -148,9 +187,10 @@ def load_guangan(path: Path, name: str = "guangan") -> CatalogueData:
                     "type": GUANGAN_TASK_TYPES.get(task_type or ""), "level": "区县级",
                     "area": "四川省广安市广安区", "department": dname, "url": link,
                 })
+    _check_rows(len(items), fname, limits)
     _check_unique(items, fname, errors)
     if errors:
-        raise ImportFailed(errors)
+        raise ImportFailed(errors, limits.max_errors)
     return CatalogueData(name=name, title="四川省广安市广安区政务服务事项", items=items, departments=depts)
 
 
@@ -185,7 +225,7 @@ def _yes_no(value: Any) -> str | None:
     return {"是": "是", "否": "否", "不支持": "否", "支持": "是"}.get(text, text)
 
 
-def load_guangdong(path: Path, name: str = "guangdong") -> CatalogueData:
+def load_guangdong(path: Path, name: str = "guangdong", limits: Limits = DEFAULT_LIMITS) -> CatalogueData:
     text, _ = read_text(path)
     fname = str(path)
     errors: list[RowError] = []
@@ -195,6 +235,7 @@ def load_guangdong(path: Path, name: str = "guangdong") -> CatalogueData:
         if not line.strip():
             continue
         rows_seen += 1
+        _check_rows(rows_seen, fname, limits)
         try:
             r = json.loads(line)
         except json.JSONDecodeError as e:
@@ -230,7 +271,7 @@ def load_guangdong(path: Path, name: str = "guangdong") -> CatalogueData:
             "place": _strip_label(r.get("handle_location"), ("办理地点：", "办理地点:")),
             "phone": _strip_label(r.get("consult_phone"), ("咨询电话：", "电话：", "电话:")),
             "complaint_phone": _strip_label(r.get("complain_phone"), ("投诉电话：", "电话：", "电话:")),
-            "url": clean(r.get("URL")),
+            "url": _url_field(r.get("URL"), fname, lineno, "URL", errors),
             "online_booking": _yes_no(r.get("online_book")),
             "platform": clean(r.get("bear_paltform")),
             "courier": _yes_no(r.get("courier_service")),
@@ -243,7 +284,7 @@ def load_guangdong(path: Path, name: str = "guangdong") -> CatalogueData:
         errors.append(RowError(fname, "-", "file", "no records"))
     _check_unique(items, fname, errors)
     if errors:
-        raise ImportFailed(errors)
+        raise ImportFailed(errors, limits.max_errors)
     depts = [{"name": d, "short_name": None} for d in sorted({i["department"] for i in items})]
     return CatalogueData(name=name, title="广东省及广州市政务服务事项", items=items, departments=depts)
 
@@ -284,7 +325,28 @@ REQUIRED = ["code", "name", "department"]
 _HEADER_TO_FIELD = {h: f for f, hs in GENERIC_COLUMNS.items() for h in [f, *hs]}
 
 
-def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _check_rows(count: int, fname: str, limits: Limits) -> None:
+    if count > limits.max_rows:
+        raise ImportFailed([RowError(fname, count, "file", f"more than {limits.max_rows} rows "
+                                     "(WENBAN_IMPORT_MAX_ROWS); split the file or raise the limit")])
+
+
+def _check_zip(path: Path, limits: Limits) -> None:
+    """Refuse an XLSX that would unpack past the limit, before anything unpacks it."""
+    fname = str(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            size = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ImportFailed([RowError(fname, "-", "file", f"not a readable XLSX file: {e}")]) from None
+    if size > limits.max_unzipped_bytes:
+        raise ImportFailed([RowError(fname, "-", "file",
+                                     f"unpacks to {size / 2**20:.0f} MiB, over the "
+                                     f"{limits.max_unzipped_bytes / 2**20:.0f} MiB limit "
+                                     "(WENBAN_IMPORT_MAX_UNZIPPED_MB)")])
+
+
+def _read_rows(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[tuple[int, dict[str, Any]]]:
     """(row number as a spreadsheet shows it, raw record) for CSV, XLSX or JSONL."""
     suffix = path.suffix.lower()
     fname = str(path)
@@ -293,17 +355,24 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
         if path.stat().st_size > MAX_IMPORT_BYTES:
             read_text(path)  # raises the size error
+        _check_zip(path, limits)
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as e:  # openpyxl raises many kinds for a bad file
             raise ImportFailed([RowError(fname, "-", "file", f"not a readable XLSX file: {e}")]) from None
-        ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = next(rows, None) or ()
-        heads = [str(h).strip() if h is not None else "" for h in header]
-        out = [(n, dict(zip(heads, vals))) for n, vals in enumerate(rows, start=2)
-               if any(v not in (None, "") for v in vals)]
-        wb.close()
+        try:
+            ws = wb.worksheets[0]
+            rows = ws.iter_rows(values_only=True)
+            header = next(rows, None) or ()
+            heads = [str(h).strip() if h is not None else "" for h in header]
+            out = []
+            # counting every row read, blank or not: a million blank rows is the bomb
+            for n, vals in enumerate(rows, start=2):
+                _check_rows(n - 1, fname, limits)
+                if any(v not in (None, "") for v in vals):
+                    out.append((n, dict(zip(heads, vals))))
+        finally:
+            wb.close()
         return out
     text, _ = read_text(path)
     if suffix == ".jsonl":
@@ -318,6 +387,7 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             if not isinstance(rec, dict):
                 raise ImportFailed([RowError(fname, n, "line", "expected a JSON object")])
             out.append((n, rec))
+            _check_rows(len(out), fname, limits)
         return out
     if suffix in (".csv", ".txt"):
         reader = csv.reader(io.StringIO(text, newline=""))
@@ -332,13 +402,15 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             if len(rec) > len(heads):
                 raise ImportFailed([RowError(fname, n, "row", f"{len(rec)} cells but {len(heads)} columns")])
             out.append((n, dict(zip(heads, rec))))
+            _check_rows(len(out), fname, limits)
         return out
     raise ImportFailed([RowError(fname, "-", "file", f"unknown format '{suffix}': use .csv, .xlsx or .jsonl")])
 
 
-def load_generic(path: Path, name: str, title: str | None = None) -> CatalogueData:
+def load_generic(path: Path, name: str, title: str | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> CatalogueData:
     fname = str(path)
-    rows = _read_rows(path)
+    rows = _read_rows(path, limits)
     if not rows:
         raise ImportFailed([RowError(fname, "-", "file", "no rows")])
     headers = {h for _, rec in rows for h in rec}
@@ -357,6 +429,8 @@ def load_generic(path: Path, name: str, title: str | None = None) -> CatalogueDa
                 continue
             if fld in ITEM_LIST_FIELDS:
                 item[fld] = _list_field(fld, value)
+            elif fld == "url":
+                item[fld] = _url_field(value, fname, n, GENERIC_COLUMNS["url"][0], errors)
             else:
                 item[fld] = clean(value)
         for fld in REQUIRED:
@@ -370,7 +444,7 @@ def load_generic(path: Path, name: str, title: str | None = None) -> CatalogueDa
         items.append(item)
     _check_unique(items, fname, errors)
     if errors:
-        raise ImportFailed(errors)
+        raise ImportFailed(errors, limits.max_errors)
     depts = [{"name": d} for d in sorted({i["department"] for i in items})]
     return CatalogueData(name=name, title=title or name, items=items, departments=depts)
 
@@ -412,10 +486,10 @@ LOADERS: dict[str, Callable[..., CatalogueData]] = {
 }
 
 
-def load_file(path: str | Path, fmt: str, name: str) -> CatalogueData:
+def load_file(path: str | Path, fmt: str, name: str, limits: Limits = DEFAULT_LIMITS) -> CatalogueData:
     path = Path(path)
     if fmt not in LOADERS:
         raise ValueError(f"unknown format {fmt!r}: one of {', '.join(LOADERS)}")
     if not path.exists():
         raise ImportFailed([RowError(str(path), "-", "file", "no such file")])
-    return LOADERS[fmt](path, name)
+    return LOADERS[fmt](path, name, limits=limits)

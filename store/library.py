@@ -26,6 +26,8 @@ from typing import Any
 
 import sqlite_utils
 
+from store.db import write
+
 MAX_QUESTION = 500
 MAX_WORD = 30
 CSV_COLUMNS = ["kind", "question", "code", "out_of_scope", "everyday", "official", "who", "at"]
@@ -75,7 +77,8 @@ def _bump(db: sqlite_utils.Database, catalogue: str, who: str, action: str, what
     db["library_audit"].insert({"at": now, "who": who, "catalogue": catalogue, "action": action,
                                 "what": json.dumps(what, ensure_ascii=False)})
     db.execute("insert into library_versions (catalogue, version, updated_at) values (?, 1, ?) "
-               "on conflict(catalogue) do update set version = version + 1, updated_at = excluded.updated_at",
+               "on conflict(catalogue) do update set version = library_versions.version + 1, "
+               "updated_at = excluded.updated_at",
                [catalogue, now])
 
 
@@ -111,7 +114,7 @@ def add_question(db: sqlite_utils.Database, catalogue: str, question: str, code:
         raise LibraryError("question: 只有标点 / question: only punctuation")
     row = {"catalogue": catalogue, "question": question, "norm": norm, "code": code or None,
            "out_of_scope": int(bool(out_of_scope)), "unanswered_id": unanswered_id, "who": who, "at": _now()}
-    with db.atomic():
+    with write(db):
         db.execute("delete from library_questions where catalogue = ? and norm = ?", [catalogue, norm])
         pk = db["library_questions"].insert(row).last_pk
         _bump(db, catalogue, who, "question", {k: row[k] for k in ("question", "code", "out_of_scope")})
@@ -126,7 +129,7 @@ def add_synonym(db: sqlite_utils.Database, catalogue: str, everyday: str, offici
     if everyday == official:
         raise LibraryError("official: 与 everyday 相同 / official: the same as everyday")
     row = {"catalogue": catalogue, "everyday": everyday, "official": official, "who": who, "at": _now()}
-    with db.atomic():
+    with write(db):
         db.execute("delete from library_synonyms where catalogue = ? and everyday = ? and official = ?",
                    [catalogue, everyday, official])
         pk = db["library_synonyms"].insert(row).last_pk
@@ -180,7 +183,7 @@ def import_csv(db: sqlite_utils.Database, catalogue: str, text: str, who: str,
     if problems:
         raise LibraryError("\n".join(problems))
     counts = {"questions": 0, "synonyms": 0}
-    with db.atomic():
+    with write(db):
         for r in rows:
             if r["kind"].strip() == "question":
                 add_question(db, catalogue, r["question"], code=(r.get("code") or "").strip() or None,

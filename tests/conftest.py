@@ -65,3 +65,44 @@ def sources() -> Path:
     if not path.is_dir():
         pytest.fail(f"no catalogue sources at {path}: set WENBAN_SOURCES (see README, Data)")
     return path
+
+
+# ------------------------------------------------------------ the two engines --
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throw-away PostgreSQL on loopback for the whole run; skipped, with the reason
+    printed, only where one cannot be started (see tests/pgserver.py)."""
+    from tests.pgserver import PgServer
+
+    why = PgServer.unavailable()
+    if why:
+        print(f"\nPostgreSQL tests skipped: {why}")
+        pytest.skip(why)
+    server = PgServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """An empty database on the shared server, for one test."""
+    from store import db as store
+    from store.pg import open_pg
+
+    db = open_pg(pg_server.url)
+    db.execute("DROP SCHEMA public CASCADE")
+    db.execute("CREATE SCHEMA public")
+    db._meta.clear()
+    db.schema_ready = False
+    store.open_db(pg_server.url)
+    return pg_server.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request):
+    """The store on each engine: the store tests run against both."""
+    from store import db as store
+
+    if request.param == "sqlite":
+        return store.open_db(":memory:")
+    return store.open_db(request.getfixturevalue("pg_url"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import dialogue as dialogue_mod
 from assistant.clarify import choose, labels
 from assistant.dialogue import Dialogue, follow_up_intent
 from assistant.privacy import mask
@@ -110,26 +109,65 @@ def test_follow_up_intent_needs_nothing_else_named():
     assert follow_up_intent("你好") is None
 
 
-def test_sessions_expire_and_log_an_abandoned_clarify(assistant, monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr(dialogue_mod.time, "monotonic", lambda: clock[0])
-    d = Dialogue(assistant, idle_seconds=60)
-    before = len(store.unanswered(assistant.db, "guangdong"))
+@pytest.fixture(params=["memory", "store"])
+def sessions_kind(request):
+    return request.param
+
+
+def make_sessions(kind, assistant, idle_seconds=300):
+    from assistant.sessions import MemorySessions, StoreSessions
+
+    if kind == "memory":
+        return MemorySessions(idle_seconds)
+    s = StoreSessions(lambda: assistant.db, idle_seconds)
+    s.SWEEP_EVERY = 0
+    return s
+
+
+def test_sessions_expire_and_log_an_abandoned_clarify(assistant, monkeypatch, sessions_kind):
+    import assistant.sessions as sessions_mod
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(sessions_mod.time, "time", lambda: clock[0])
+    d = Dialogue(assistant, sessions=make_sessions(sessions_kind, assistant, idle_seconds=60))
+    before = max([e["id"] for e in store.unanswered(assistant.db)] or [0])
     r = d.turn(None, "我想考驾照", "guangdong")
     assert r["status"] == "clarify"
     clock[0] += 61
     assert not d.has(r["session_id"])
     r2 = d.turn(r["session_id"], "2", "guangdong")  # the old session is gone: "2" is a new question
     assert r2["session_id"] != r["session_id"]
-    log = store.unanswered(assistant.db, "guangdong")
-    assert len(log) > before and any(e["kind"] == "abandoned_clarify" and e["question"] == "我想考驾照"
-                                     for e in log)
+    new = [e for e in store.unanswered(assistant.db, "guangdong") if e["id"] > before]
+    assert [e["kind"] == "abandoned_clarify" and e["question"] == "我想考驾照" for e in new].count(True) == 1
 
 
-def test_sessions_are_bounded(assistant):
+def test_memory_sessions_are_bounded(assistant):
     d = Dialogue(assistant, max_sessions=2)
     ids = [d.turn(None, "办狗证要去哪里", "guangan")["session_id"] for _ in range(3)]
     assert not d.has(ids[0]) and d.has(ids[1]) and d.has(ids[2])
+
+
+def test_a_flood_of_new_sessions_does_not_erase_a_live_clarify(assistant):
+    """Issue 11, defect 11: 1,001 new sessions used to evict a citizen's pending question."""
+    d = Dialogue(assistant, sessions=make_sessions("store", assistant))
+    r = d.turn(None, "我想考驾照", "guangdong")
+    assert r["status"] == "clarify"
+    for _ in range(1100):  # what the bound of 1,000 in-memory sessions used to drop
+        d.sessions.save(d.sessions.new("guangan"))
+    reply = d.turn(r["session_id"], "1", "guangdong")
+    assert reply["session_id"] == r["session_id"] and reply["status"] == "answer"
+
+
+def test_two_workers_share_one_conversation(assistant):
+    """Any process can answer any turn: the state is in the store, not in a worker."""
+    w1 = Dialogue(assistant, sessions=make_sessions("store", assistant))
+    w2 = Dialogue(assistant, sessions=make_sessions("store", assistant))
+    r = w1.turn(None, "我想考驾照", "guangdong")
+    assert r["status"] == "clarify"
+    chosen = w2.turn(r["session_id"], "1", "guangdong")
+    assert chosen["status"] == "answer" and chosen["item"]["code"] == r["clarify"]["options"][0]["code"]
+    follow = w1.turn(r["session_id"], "要带什么材料", "guangdong")
+    assert follow["status"] == "follow_up" and follow["item"]["code"] == chosen["item"]["code"]
 
 
 def test_not_found_is_logged_with_numbers_masked(dialogue):

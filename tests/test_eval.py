@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from eval.run import fit_calibration, load_set, score
+from eval.run import (
+    SPLITS,
+    fit_calibration,
+    format_reports,
+    load_paraphrases,
+    load_set,
+    parse_splits,
+    score,
+)
 from index.search import Calibration
 
 
@@ -15,9 +23,72 @@ def test_sets_are_large_enough_and_hold_a_part_out(catalogue, at_least):
     assert len(inscope) >= at_least
     assert all(r["gold"] and r["departments"] for r in inscope)
     assert any(r["expect"] == "not_found" for r in rows)
-    held = load_set(catalogue, "heldout")
-    assert 0.25 <= len(held) / len(rows) <= 0.5
+    # the first batch holds out about a third (by a hash of the id); later batches are held out whole
+    first = [r for r in rows if "-b2-" not in r["id"] and "-b3-" not in r["id"]]
+    assert 0.25 <= sum(r["split"] == "heldout" for r in first) / len(first) <= 0.5
+    later = [r for r in rows if r not in first]
+    assert later and all(r["split"] == "heldout" for r in later)
     assert len({r["id"] for r in rows}) == len(rows)
+
+
+@pytest.mark.parametrize("catalogue", ["guangan", "guangdong"])
+def test_splits_partition_the_set_by_batch(catalogue):
+    rows = load_set(catalogue)
+    parts = {sp: load_set(catalogue, sp) for sp in ("dev", "heldout", "b2", "b3")}
+    assert sorted(r["id"] for p in parts.values() for r in p) == sorted(r["id"] for r in rows)
+    assert all(r["split"] == "dev" for r in parts["dev"])
+    assert parts["heldout"] and all(r["split"] == "heldout" and "-b2-" not in r["id"] and "-b3-" not in r["id"]
+                                    for r in parts["heldout"])
+    for batch in ("b2", "b3"):
+        assert parts[batch] and all(f"-{batch}-" in r["id"] and r["split"] == "heldout" for r in parts[batch])
+        assert any(r["expect"] == "not_found" for r in parts[batch])
+    b3_in = [r for r in parts["b3"] if r["expect"] == "answer"]
+    assert len(b3_in) >= (80 if catalogue == "guangan" else 60)
+    assert len(parts["b3"]) - len(b3_in) >= (12 if catalogue == "guangan" else 10)
+
+
+def test_split_names_are_checked_and_the_cli_takes_a_comma_list():
+    from wenban.cli import parser
+
+    assert parse_splits("dev, b3,dev") == ["dev", "b3"]
+    assert set(SPLITS) == {"dev", "heldout", "b2", "b3", "all"}
+    with pytest.raises(ValueError, match="b4"):
+        parse_splits("dev,b4")
+    with pytest.raises(ValueError):
+        load_set("guangan", "b4")
+    assert parser().parse_args(["eval", "--split", "dev,heldout,b2,b3"]).split == ["dev", "heldout", "b2", "b3"]
+    assert parser().parse_args(["eval"]).split == ["heldout"]
+    with pytest.raises(SystemExit):
+        parser().parse_args(["eval", "--split", "held-out"])
+
+
+def test_the_eval_never_writes_the_unanswered_log(assistant, tmp_path, monkeypatch):
+    import json
+
+    from assistant.dialogue import Dialogue
+    from eval import run
+    from store import db as store
+
+    def logged():
+        return len(store.unanswered(assistant.db, "guangan", limit=10**6))
+
+    dialogue = Dialogue(assistant)
+    before = logged()
+    reply = dialogue.turn(None, "今天天气怎么样", "guangan")  # a citizen's question is logged
+    assert reply["status"] == "not_found" and logged() == before + 1
+    rows = [{"id": "t-1", "question": "今天天气怎么样", "gold": [], "departments": [], "expect": "not_found",
+             "split": "dev"},
+            {"id": "t-2", "question": "明天会下雨吗", "gold": [], "departments": [], "expect": "not_found",
+             "split": "dev"}]
+    conv = {"id": "t-dlg", "turns": [{"say": "今天天气怎么样", "gold": ["x"]}, {"say": "要带什么材料", "field": "materials"}]}
+    (tmp_path / "guangan.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    (tmp_path / "guangan-dialogues.jsonl").write_text(json.dumps(conv, ensure_ascii=False))
+    monkeypatch.setattr(run, "SETS_DIR", tmp_path)
+    report = run.evaluate(assistant, "guangan", split="all")
+    d = run.evaluate_dialogues(dialogue, "guangan")
+    assert report["not_found_recall"] == 1.0 and d["conversations"] == 1 and d["failures"]
+    assert logged() == before + 1
+    assert assistant.log_unanswered is True  # switched back on for citizens afterwards
 
 
 def test_questions_are_not_copies_of_item_names(assistant):
@@ -27,6 +98,23 @@ def test_questions_are_not_copies_of_item_names(assistant):
         names = {i["name"] for i in store.items(assistant.db, catalogue)}
         copies = [r["question"] for r in load_set(catalogue) if r["question"] in names]
         assert copies == []
+
+
+@pytest.mark.parametrize("catalogue", ["guangan", "guangdong"])
+def test_paraphrase_pairs_say_one_need_two_ways_and_are_not_eval_questions(catalogue, settings):
+    import sqlite3
+
+    pairs = load_paraphrases(catalogue)
+    assert len(pairs) >= 30 and len({p["id"] for p in pairs}) == len(pairs)
+    asked = {r["question"] for r in load_set(catalogue)}
+    with sqlite3.connect(settings.db_path) as db:
+        known = {code: dept for code, dept in db.execute(
+            "select code, department from items where catalogue = ?", (catalogue,))}
+    for p in pairs:
+        assert p["a"].strip() and p["b"].strip() and p["a"] != p["b"], p["id"]
+        assert p["a"] not in asked and p["b"] not in asked, p["id"]
+        assert p["gold"] and all(code in known for code in p["gold"]), p["id"]
+        assert {known[code] for code in p["gold"]} <= set(p["departments"]), p["id"]
 
 
 def _result(expect, gold, got, status, dept_ok=True):
@@ -57,6 +145,19 @@ def test_score_counts_what_it_says():
     assert len(s["failures"]) == 3
 
 
+def test_reports_of_several_splits_print_side_by_side():
+    results = [_result("answer", ["a"], ["a", "b"], "answer"), _result("not_found", [], ["a"], "not_found")]
+    worse = [_result("answer", ["b"], ["a", "b"], "answer"), _result("not_found", [], ["a"], "answer")]
+    reports = [score(results, "t", "dev", "hybrid"), score(worse, "t", "b3", "hybrid")]
+    text = format_reports(reports)
+    head = text.splitlines()[1].split()
+    assert head == ["dev", "b3"]
+    hit1 = next(line for line in text.splitlines() if line.startswith("item_hit@1")).split()
+    assert hit1[1:] == ["1.000", "0.000"]
+    both = format_reports([reports[0], {**reports[0], "mode": "bm25"}, reports[1]])
+    assert "dev/hybrid" in both and "dev/bm25" in both and "b3/hybrid" in both
+
+
 def test_calibration_is_fitted_on_dev_and_separates(assistant):
     cal = fit_calibration(assistant, ["guangan"], split="dev")
     assert 0 < cal.threshold < 1 and "dev" in cal.fitted_on
@@ -67,6 +168,8 @@ def test_calibration_is_fitted_on_dev_and_separates(assistant):
 
 
 def test_dialogue_eval_and_the_written_reports(assistant, tmp_path):
+    import json
+
     from assistant.dialogue import Dialogue
     from eval.report import write_reports
     from eval.run import evaluate, evaluate_dialogues, load_dialogues
@@ -78,11 +181,18 @@ def test_dialogue_eval_and_the_written_reports(assistant, tmp_path):
     assert 0 <= d["follow_up_accuracy"] <= 1
     report = evaluate(assistant, "guangdong", split="heldout")
     assert 0 <= report["clarify_rate"] <= 1 and report["accuracy_after_clarify"] >= report["answered_directly_right"]
+    assert report["questions"] == len(load_set("guangdong", "heldout"))
     depts = report["departments"]
     assert sum(t["questions"] for t in depts) == report["in_scope"]
-    paths = write_reports([report], [d], tmp_path)
+    dev = evaluate(assistant, "guangdong", split="dev")
+    paths = write_reports([dev, report], [d], tmp_path)
     names = {p.name for p in paths}
-    assert {"report.json", "report.md", "guangdong-departments.png"} <= names
-    assert (tmp_path / "guangdong-departments.png").read_bytes()[:4] == b"\x89PNG"
+    assert {"report.json", "report.md", "guangdong-dev-departments.png", "guangdong-heldout-departments.png",
+            "guangdong-departments.png"} <= names
+    assert (tmp_path / "guangdong-departments.png").read_bytes() == (tmp_path / "guangdong-dev-departments.png").read_bytes()
+    assert (tmp_path / "guangdong-heldout-departments.png").read_bytes()[:4] == b"\x89PNG"
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "clarify_rate" in md and depts[0]["department"] in md and "follow-up accuracy" in md
+    assert "| guangdong (dev) | guangdong (heldout) |" in md and "## guangdong (heldout): by department" in md
+    saved = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert [r["split"] for r in saved["reports"]] == ["dev", "heldout"]

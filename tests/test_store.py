@@ -11,11 +11,6 @@ from store import db as store
 from store.importers import ImportFailed, load_file
 
 
-@pytest.fixture
-def db():
-    return store.open_db(":memory:")
-
-
 def write_csv(path, rows, encoding="utf-8"):
     with open(path, "w", encoding=encoding, newline="") as f:
         csv.writer(f).writerows(rows)

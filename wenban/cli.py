@@ -72,7 +72,7 @@ def cmd_setup(args, settings: Settings) -> int:
     from store.db import catalogues, open_db
 
     ensure_model(settings, log=_log)
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     for line in import_bundled(db, settings):
         _log(line)
     embedder = None
@@ -91,18 +91,27 @@ def cmd_setup(args, settings: Settings) -> int:
 
 def cmd_import(args, settings: Settings) -> int:
     from store.db import import_catalogue, open_db
-    from store.importers import load_file
+    from store.importers import Limits, load_file
 
-    data = load_file(args.file, args.format, args.name)
+    data = load_file(args.file, args.format, args.name, Limits.from_settings(settings))
     if args.title:
         data.title = args.title
     data.source = data.source or str(Path(args.file).name)
-    db = open_db(settings.db_path)
+    db = open_db(settings.database, busy_ms=settings.db_busy_ms)
     result = import_catalogue(db, data)
     print(result.summary())
     if args.diff and not result.unchanged:
         print(json.dumps({"added": result.added, "changed": result.changed, "removed": result.removed},
                          ensure_ascii=False, indent=2))
+    if not result.unchanged and not args.no_index:
+        # import and reindex are one operation: a server keeps answering from
+        # the old build (its own copy of the items) until this one is current
+        from index.build import build_index
+        from index.embedder import Embedder
+
+        build_index(settings, db, args.name, Embedder(settings, log=_log), log=_log,
+                    progress=sys.stderr.isatty())
+        _log(f"{args.name}: a running server swaps the new index in within seconds")
     return 0
 
 
@@ -111,7 +120,7 @@ def cmd_index(args, settings: Settings) -> int:
     from index.embedder import Embedder
     from store.db import catalogues, open_db
 
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     names = [c["name"] for c in catalogues(db)] if args.all else [args.name]
     if not names or names == [None]:
         _log("name a catalogue, or use --all")
@@ -191,6 +200,15 @@ def cmd_chat(args, settings: Settings) -> int:
     return 0
 
 
+def _splits(text: str) -> list[str]:
+    from eval.run import parse_splits
+
+    try:
+        return parse_splits(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def cmd_eval(args, settings: Settings) -> int:
     from assistant.answer import Assistant
     from assistant.dialogue import Dialogue
@@ -199,6 +217,7 @@ def cmd_eval(args, settings: Settings) -> int:
                           save_calibration)
 
     assistant = Assistant(settings, log=_log)
+    assistant.log_unanswered = False  # the eval's questions are not citizens' (evaluate() also sees to it)
     cats = args.catalogue or list(bundled())
     if args.calibrate:
         cal = fit_calibration(assistant, cats, split="dev")
@@ -210,7 +229,7 @@ def cmd_eval(args, settings: Settings) -> int:
     dialogue = Dialogue(assistant)
     for cat in cats:
         modes = MODES if args.compare else ("hybrid",)
-        reports = [evaluate(assistant, cat, split=args.split, mode=m) for m in modes]
+        reports = [evaluate(assistant, cat, split=sp, mode=m) for sp in args.split for m in modes]
         all_reports += reports
         print(format_reports(reports))
         d = evaluate_dialogues(dialogue, cat)
@@ -219,7 +238,7 @@ def cmd_eval(args, settings: Settings) -> int:
             print(f"{'follow_up_accuracy':28}{d['follow_up_accuracy']:>10.3f}   "
                   f"({d['follow_up_turns']} follow-up turns in {d['conversations']} conversations)")
         if args.failures:
-            for f in reports[-1]["failures"]:
+            for f in (f for r in reports if r["mode"] == modes[-1] for f in r["failures"]):
                 print(f"  ✗ {f['id']} {f['question']} → {f['status']} {f['got']} ({f['got_department']}), "
                       f"gold {f['gold']}, rank {f['rank']}, score {f['score']}")
             for f in d["failures"]:
@@ -268,7 +287,7 @@ def cmd_catalogues(args, settings: Settings) -> int:
     from index.build import read_manifest
     from store.db import catalogues, open_db
 
-    db = open_db(settings.db_path)
+    db = open_db(settings.database)
     for c in catalogues(db):
         m = read_manifest(settings, c["name"])
         idx = f"index {m['build_id']} ({m['index_type']})" if m else "no index"
@@ -287,7 +306,13 @@ def cmd_serve(args, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not settings.admin_token:
         _log("admin routes and /quality data are off: set WENBAN_ADMIN_TOKEN to turn them on")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
+    if args.workers > 1:
+        # each worker process builds its own app from the environment; conversations and
+        # catalogue versions are shared through the store, so any worker answers any turn
+        uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    log_level="info", access_log=False)
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
     return 0
 
 
@@ -304,6 +329,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="generic", choices=["generic", "guangan", "guangdong"])
     s.add_argument("--title", help="a human title for a new catalogue")
     s.add_argument("--diff", action="store_true", help="print the added/changed/removed codes")
+    s.add_argument("--no-index", action="store_true",
+                   help="do not rebuild the index after a changed import (the old one keeps answering)")
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("index", help="build the search indexes of a catalogue")
@@ -325,7 +352,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="score answers on the evaluation sets")
     s.add_argument("--catalogue", "-c", action="append", help="catalogue(s); default: the bundled ones")
-    s.add_argument("--split", default="heldout", choices=["dev", "heldout", "all"])
+    s.add_argument("--split", default=["heldout"], type=_splits, metavar="SPLIT[,SPLIT…]",
+                   help="dev, heldout (the first batch's held-out third), b2, b3, all, or a comma list "
+                   "such as dev,heldout,b2,b3: one column per split (default: heldout)")
     s.add_argument("--compare", action="store_true", help="BM25-only, dense-only and hybrid side by side")
     s.add_argument("--failures", action="store_true", help="list every question answered wrongly")
     s.add_argument("--calibrate", action="store_true", help="refit data/calibration.json on the dev split first")
@@ -361,6 +390,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve the HTTP API and the kiosk page")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1,
+                   help="worker processes (each loads the model, ~1.4 GB); they share state through the store")
     s.set_defaults(func=cmd_serve)
     return p
 

@@ -50,6 +50,24 @@ class Settings:
     # WENBAN_SOURCES: the folder the bundled catalogue files (data/catalogues.json
     # names them relative to it) are read from by `wenban setup`.
     sources: Path = DEFAULT_SOURCES
+    # WENBAN_DATABASE_URL: postgresql://… puts the shared store (catalogues, feedback,
+    # the unanswered log, sessions …) in PostgreSQL so several processes or machines
+    # serve one deployment; unset, the store is the SQLite file under WENBAN_HOME.
+    database_url: str | None = None
+    # WENBAN_POLL_SECONDS: how often a serving process looks for new catalogue versions
+    # in the store (and builds or loads their index); 0 turns the watch off.
+    poll_seconds: float = 2.0
+    # Imports: a spreadsheet that unpacks past these is refused before it is
+    # read (a 564 KB XLSX can hold a million rows); error reports list the
+    # first ``import_max_errors`` problems and the count.
+    import_max_rows: int = 100_000
+    import_max_unzipped_mb: int = 256
+    import_max_errors: int = 100
+    # Stored questions (unanswered log) and feedback comments are deleted after
+    # this many days, at start and daily; 0 keeps them.
+    retention_days: int = 180
+    # How long a write waits for another writer before giving up.
+    db_busy_ms: int = 10_000
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -64,11 +82,23 @@ class Settings:
             threads=int(env.get("WENBAN_THREADS", "2")),
             admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
             sources=_resolve(env.get("WENBAN_SOURCES")) or DEFAULT_SOURCES,
+            database_url=env.get("WENBAN_DATABASE_URL") or None,
+            poll_seconds=float(env.get("WENBAN_POLL_SECONDS", "2")),
+            import_max_rows=int(env.get("WENBAN_IMPORT_MAX_ROWS", "100000")),
+            import_max_unzipped_mb=int(env.get("WENBAN_IMPORT_MAX_UNZIPPED_MB", "256")),
+            import_max_errors=int(env.get("WENBAN_IMPORT_MAX_ERRORS", "100")),
+            retention_days=int(env.get("WENBAN_RETENTION_DAYS", "180")),
+            db_busy_ms=int(env.get("WENBAN_DB_BUSY_MS", "10000")),
         )
 
     @property
     def db_path(self) -> Path:
         return self.home / "wenban.db"
+
+    @property
+    def database(self) -> str | Path:
+        """What ``store.db.open_db`` opens: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.db_path
 
     @property
     def model_path(self) -> Path:
@@ -85,6 +115,11 @@ class Settings:
     @property
     def cache_path(self) -> Path:
         return self.home / "embedding-cache.db"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Uploaded import files while they are read; swept at start."""
+        return self.home / "uploads"
 
     @property
     def log_dir(self) -> Path:
