@@ -48,7 +48,8 @@ class FusionParams:
     action: float = 0.002  # an item doing what the question asks (补办, 注销 …) up, another action down
     library: float = 0.05  # the item of the nearest curated question (library), when near enough
     library_cosine: float = 0.95  # … near enough: cosine of the two (expanded) questions
-    role: float = 0.002    # (tuned on dev: 0 / 0.002 / 0.004) an item for an organisation / a licensed professional down, unless the question is one
+    role: float = 0.002    # an item for an organisation / a licensed professional down, unless
+                           # the question speaks as one (dev: 0.002 beat 0 and 0.004)
     depth: int = 50        # how deep each list is read
 
 

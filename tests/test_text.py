@@ -25,8 +25,9 @@ def test_synonyms_extend_a_copy():
 
 def test_the_shipped_vocabulary_knows_everyday_words():
     v = Vocabulary.load()
-    for q, term in [("想砍几棵树", "林木采伐许可"), ("河里挖沙要批吗", "河道采砂许可"), ("孤寡老人有补助吗", "特困人员救助供养"),
-                    ("饭店员工要办健康证", "从业人员预防性体检"), ("我的结婚证弄丢了", "补领结婚证")]:
+    for q, term in [("想砍几棵树", "林木采伐许可"), ("河里挖沙要批吗", "河道采砂许可"),
+                    ("孤寡老人有补助吗", "特困人员救助供养"), ("饭店员工要办健康证", "从业人员预防性体检"),
+                    ("我的结婚证弄丢了", "补领结婚证")]:
         assert term in v.expand(q), q
 
 
