@@ -40,6 +40,7 @@ from api import audit
 from api.admission import Admission
 from api import dispatch as dispatch_routes
 from api.deps import Context, error, no_index, require_admin
+from api.library import router as library_router
 from api.watch import Watcher, build_lock
 from api.openapi import bilingual, declare_errors
 from api.security import Guard
@@ -375,6 +376,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     def quality_page() -> HTMLResponse:
         return page("quality.html")
 
+    app.include_router(library_router)
     declare_errors(app)
     return app
 

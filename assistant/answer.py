@@ -16,6 +16,7 @@ from typing import Any
 
 from assistant.clarify import ClarifyParams, build_clarify, close_group
 from assistant.dispatch import attach as attach_dispatch, render as render_dispatch
+from assistant.library import Libraries
 from index.embedder import Embedder
 from index.build import IndexUnavailable, current_build
 from index.search import Candidate, Retriever, SearchResult
@@ -112,10 +113,43 @@ def not_found_block(catalogue: dict[str, Any], near: list[Candidate]) -> dict[st
     }
 
 
-def why_block(res: SearchResult, top: Candidate | None) -> dict[str, Any]:
+def alternatives(cands: list[Candidate], top: Candidate, n: int = 3) -> list[dict[str, Any]]:
+    """The next ``n`` distinct items after the answered one ("您是不是要办"):
+    another code and another name (the same name at another department is the
+    same need)."""
+    out: list[dict[str, Any]] = []
+    names = {top.name}
+    for c in cands:
+        if c.code != top.code and c.name not in names:
+            names.add(c.name)
+            out.append({"code": c.code, "name": c.name, "department": c.department, "type": c.type})
+        if len(out) == n:
+            break
+    return out
+
+
+def _put_first(cands: list[Candidate], code: str, retriever: Retriever) -> list[Candidate]:
+    """``cands`` with the item ``code`` on top, scored as the top was."""
+    rest = [c for c in cands if c.code != code]
+    it = next((c for c in cands if c.code == code), None)
+    if it is None:
+        item = next((x for x in retriever.items if x["code"] == code), None)
+        if item is None:  # the item left the catalogue since it was curated
+            return cands
+        it = Candidate(item["code"], item["name"], item["department"], item.get("type"), item.get("parent_name"),
+                       fused=cands[0].fused if cands else 1.0)
+    it.score = max(it.score, cands[0].score if cands else 1.0)
+    return [it, *rest]
+
+
+def why_block(res: SearchResult, top: Candidate | None, curated: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "vocabulary": [{"word": w, "terms": t} for w, t in res.vocabulary],
         "tokens": res.tokens,
+        "library": ({"question": curated["question"], "code": curated["code"], "exact": True}
+                    if curated else {"question": res.library["question"], "code": res.library["code"],
+                                     "cosine": res.library["cosine"], "exact": False}
+                    if res.library else None),
     }
     if top:
         out.update({"matched_terms": top.matched, "exact_name": top.exact,
@@ -142,6 +176,8 @@ class Assistant:
         self._lock = threading.Lock()
         self._local = threading.local()  # one SQLite connection per thread
         self.clarify_params = ClarifyParams()
+        self.libraries = Libraries(db=lambda: self.db, base=lambda cat: self.retriever(cat).vocab,
+                                   embed=self.embedder.query)
         self._meta: dict[str, dict[str, Any]] = {}  # last catalogue rows read, for when the store is down
         # the unanswered log is for citizens' questions; `wenban eval` turns this off for its own
         self.log_unanswered = True
@@ -241,12 +277,19 @@ class Assistant:
         text = check_question(question)
         meta = self.catalogue(catalogue)
         retriever = self.retriever(catalogue)
-        res = retriever.search(text, k=10, mode=mode)
+        library = self.libraries.get(catalogue) if mode == "hybrid" else None
+        res = retriever.search(text, k=10, mode=mode, library=library)
         t1 = time.perf_counter()
         cands = res.candidates
+        curated = library.exact(text) if library is not None else None
+        if curated and curated["code"]:
+            # Staff attached this very question to an item: answer it, first.
+            cands = _put_first(cands, curated["code"], retriever)
         top = cands[0] if cands else None
         confident = top is not None and top.score >= retriever.calibration.threshold
-        group = close_group(cands, self.clarify_params) if confident and clarify else cands[:1]
+        if curated:
+            confident = not curated["out_of_scope"]
+        group = close_group(cands, self.clarify_params) if confident and clarify and not curated else cands[:1]
         status = "not_found" if not confident else ("clarify" if len(group) > 1 else "answer")
         answer: dict[str, Any] = {
             "status": status,
@@ -256,15 +299,19 @@ class Assistant:
             "threshold": retriever.calibration.threshold,
             "item": None,
             "candidates": [c.public() for c in cands[:5]],
-            "why": why_block(res, top),
+            "why": why_block(res, top, curated),
+            "alternatives": [],
         }
         if status == "answer":
             answer["item"] = self.card(catalogue, top.code)
+            answer["alternatives"] = alternatives(cands, top)
         elif status == "clarify":
             answer["clarify"] = build_clarify(group)
         else:
             near = [c for c in cands if c.score >= retriever.calibration.threshold / 2]
-            answer["not_found"] = not_found_block(meta, near)
+            answer["not_found"] = not_found_block(meta, near if not curated else [])
+            if curated:
+                answer["not_found"]["reason"] = "out_of_scope_curated"
         if dispatch:  # 诉求 are routed to the department that handles them (assistant/dispatch.py)
             attach_dispatch(answer, self.db, catalogue, text)
         res.timings["compose"] = (time.perf_counter() - t1) * 1000

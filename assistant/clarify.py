@@ -28,8 +28,9 @@ class ClarifyParams:
     ratio: float = 0.95         # close: fused score ≥ ratio × the top's …
     family_gap: float = 0.003   # … and cosine within this of the top's, for a variant of it
     cosine_gap: float = 0.003   # … or within this, for an item of another department
+    any_gap: float = 0.0        # … or within this, for any other item (distinct needs, not only siblings)
     stem: int = 4               # names sharing this many leading characters are one family
-    max_options: int = 6
+    max_options: int = 5
 
 
 def same_family(a: Candidate, b: Candidate, stem: int) -> bool:
@@ -58,8 +59,10 @@ def close_group(cands: list[Candidate], p: ClarifyParams) -> list[Candidate]:
         if len(group) == p.max_options or c.fused < p.ratio * top.fused:
             break
         gap = top.dense - c.dense if c.dense is not None and top.dense is not None else float("inf")
+        if any(c.name == g.name and c.department == g.department for g in group):
+            continue  # the same need twice is no choice
         if (same_family(top, c, p.stem) and gap <= p.family_gap) or \
-                (c.department != top.department and gap <= p.cosine_gap):
+                (c.department != top.department and gap <= p.cosine_gap) or gap <= p.any_gap:
             group.append(c)
     return group
 
@@ -128,7 +131,8 @@ def build_clarify(group: list[Candidate]) -> dict[str, Any]:
         prompt = "请问您要办理的是以下哪一项？"
     options = [{"label": lab, "code": c.code, "name": c.name, "department": c.department}
                for lab, c in zip(labs, group)]
-    return {"prompt": prompt, "options": options}
+    # Every clarify has a way out: the client sends this text as the next turn.
+    return {"prompt": prompt, "options": options, "none_of_these": {"label": "都不是", "reply": "都不是"}}
 
 
 def _lcs_len(a: str, b: str) -> int:

@@ -40,6 +40,18 @@ _ALL_WORDS = sorted({w for _, _, ws in FOLLOW_UPS for w in ws}, key=len, reverse
 _FOLLOW_FILLER = re.compile(r"[这那个它该此事项业务要需得请问呢吗呀啊吧的了么我都还有和是去能可以些什么啥办理一下，。？！?!,. ]")
 
 
+# "None of these": the citizen's way out of a clarifying question (or of an
+# answer that is not what they meant).
+NONE_OF_THESE = ("都不是", "都不对", "以上都不是", "都不是我要的", "没有我要的", "没有我要办的", "都没有")
+NONE_MESSAGE = ("抱歉，没能找到您要办的事项。请换一种说法再问一次（比如说说要办什么证、给谁办、遇到了什么情况），"
+                "或者按部门浏览全部事项。")
+
+
+def is_none_of_these(text: str) -> bool:
+    core = re.sub(r"[，。！？,.!?\s啊呀吧呢哦嗯]", "", text)
+    return core in NONE_OF_THESE
+
+
 def follow_up_intent(text: str, new_topic=lambda rest: len(rest) > 1) -> tuple[str, tuple[str, ...]] | None:
     """(intent, fields) when ``text`` asks about the current item; None when it
     brings a new topic ("那身份证丢了呢" → None: a new search). ``new_topic``
@@ -124,6 +136,8 @@ class Dialogue:
         text = check_question(text)
         self.assistant.catalogue(catalogue)
         sess = self.session(session_id, catalogue)
+        if is_none_of_these(text) and (sess.pending or sess.item_code):
+            return self._none_of_these(sess, text)
         if sess.pending:
             picked = choose(text, sess.pending["options"])
             if len(picked) == 1:
@@ -143,6 +157,7 @@ class Dialogue:
                                           "item": item, "follow_up": follow_up_answer(item, *intent),
                                           "candidates": [], "score": None})
         answer = self.assistant.ask(text, catalogue)
+        sess.last_question, sess.last_candidates = text, answer["candidates"]
         if answer["status"] == "answer":
             sess.item_code = answer["item"]["code"]
         elif answer["status"] == "clarify":
@@ -154,6 +169,23 @@ class Dialogue:
             if answer["status"] == "not_found":  # a routed 诉求 is answered, not unanswered
                 self.log(catalogue, "not_found", text, answer["candidates"], sess.id)
         return self._reply(sess, answer)
+
+    def _none_of_these(self, sess: Session, text: str) -> dict[str, Any]:
+        """"都不是": nothing offered fits. Log the question as unresolved, ask for
+        another wording or browsing by department, and forget the offer."""
+        question = (sess.pending_question if sess.pending else sess.last_question) or ""
+        cands = (sess.pending_candidates if sess.pending else sess.last_candidates) or []
+        self.log(sess.catalogue, "none_of_these", question, cands, sess.id)
+        sess.pending = sess.pending_question = sess.pending_candidates = None
+        sess.item_code = None
+        meta = self.assistant.catalogue(sess.catalogue)
+        enquiry = meta.get("enquiry") or {}
+        return self._reply(sess, {
+            "status": "not_found", "question": text, "catalogue": sess.catalogue, "item": None,
+            "candidates": [], "score": None, "alternatives": [],
+            "not_found": {"reason": "none_of_these", "message": NONE_MESSAGE,
+                          "where_to_go": [w for w in (enquiry.get("desk"), enquiry.get("hotline")) if w],
+                          "did_you_mean": [], "browse": f"/api/v1/catalogues/{sess.catalogue}/departments"}})
 
     def _names_other_thing(self, catalogue: str, rest: str, item: dict[str, Any]) -> bool:
         """Does ``rest`` name something the catalogue knows (an item-name word) that

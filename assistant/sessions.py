@@ -40,6 +40,8 @@ class Session:
     pending: dict[str, Any] | None = None  # the clarify block awaiting a choice
     pending_question: str | None = None
     pending_candidates: list[dict[str, Any]] | None = None
+    last_question: str | None = None  # what the current item or clarify answered ("都不是" logs it)
+    last_candidates: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_state(cls, sid: str, catalogue: str, state: str, last: float) -> "Session":

@@ -33,7 +33,7 @@ from wenban.config import DATA_DIR, Settings
 
 from .build import IndexUnavailable, current_build, verify
 from .embedder import Embedder
-from .text import Tokenizer, Vocabulary, actions, name_core
+from .text import Tokenizer, Vocabulary, actions, claimed_roles, name_core, roles
 
 CALIBRATION_PATH = DATA_DIR / "calibration.json"
 
@@ -46,6 +46,10 @@ class FusionParams:
     w_bm25: float = 0.5
     exact_boost: float = 0.02  # ~ a first place in one more list
     action: float = 0.002  # an item doing what the question asks (补办, 注销 …) up, another action down
+    library: float = 0.05  # the item of the nearest curated question (library), when near enough
+    library_cosine: float = 0.95  # … near enough: cosine of the two (expanded) questions
+    role: float = 0.002    # an item for an organisation / a licensed professional down, unless
+                           # the question speaks as one (dev: 0.002 beat 0 and 0.004)
     depth: int = 50        # how deep each list is read
 
 
@@ -63,6 +67,7 @@ class Candidate:
     bm25: float | None = None
     bm25_rank: int | None = None
     exact: str | None = None        # the item name/alias found in the question
+    library: str | None = None      # the curated question (library) that points here
     matched: list[str] = field(default_factory=list)
     score: float = 0.0
 
@@ -79,6 +84,7 @@ class SearchResult:
     vocabulary: list[tuple[str, list[str]]]
     candidates: list[Candidate]
     timings: dict[str, float]
+    library: dict[str, Any] | None = None  # the nearest curated question, with "cosine"
 
 
 def _read(catalogue: str, path: Path, parse):
@@ -175,6 +181,7 @@ class Retriever:
         self.tokenizer = Tokenizer(words, cache_dir=cache_dir)
         self.keyword_vocab = self.bm25.vocab_dict  # the words BM25 knows (item names)
         self._names = self._name_table()
+        self._position = {it["code"]: i for i, it in enumerate(self.items)}
 
     @classmethod
     def load(cls, settings: Settings, catalogue: str, embedder: Embedder, db=None, **kw) -> "Retriever":
@@ -192,11 +199,15 @@ class Retriever:
             table += [(n, i) for n in names if n and len(n) >= 4]
         return sorted(table, key=lambda x: -len(x[0]))
 
-    def search(self, question: str, k: int = 10, mode: str = "hybrid") -> SearchResult:
-        """``mode``: hybrid | dense | bm25 (the last two for ``eval --compare``)."""
+    def search(self, question: str, k: int = 10, mode: str = "hybrid", library=None) -> SearchResult:
+        """``mode``: hybrid | dense | bm25 (the last two for ``eval --compare``).
+        ``library``: the catalogue's question library (``assistant.library.Library``):
+        its synonyms join the vocabulary, its nearest curated question is evidence."""
         p = self.params
         t0 = time.perf_counter()
-        expanded = self.vocab.expand(question)
+        vocab = library.vocabulary if library is not None else self.vocab
+        expanded = vocab.expand(question)
+        qv = None
         depth = min(p.depth, len(self.items))
         dense_hits: list[tuple[int, float]] = []
         name_hits: list[tuple[int, float]] = []
@@ -239,6 +250,15 @@ class Retriever:
             c = cand(i)
             c.bm25, c.bm25_rank = s, rank
             c.fused += p.w_bm25 / (p.k + rank)
+        near = None
+        if mode == "hybrid" and library is not None and qv is not None:
+            hit = library.nearest(qv[0])
+            if hit and hit[1] >= p.library_cosine:
+                near = {**hit[0], "cosine": round(hit[1], 4)}
+                if near["code"] in self._position:
+                    c = cand(self._position[near["code"]])
+                    c.library = near["question"]
+                    c.fused += p.library
         if mode == "hybrid":
             seen_names: list[str] = []
             for name, i in self._names:
@@ -251,10 +271,13 @@ class Retriever:
             # A question that names no action wants the item itself, not its
             # 补办/注销/变更 variants; one that does wants those. Tuned on dev.
             wanted = actions(expanded)
+            speaks_as = claimed_roles(expanded)
             for c in fused.values():
                 has = actions(c.name)
                 if has:
                     c.fused += p.action if has & wanted else -p.action
+                if roles(c.name) - speaks_as:
+                    c.fused -= p.role
         token_set = set(tokens)
         ranked = sorted(fused.values(), key=lambda c: -c.fused)[:max(k, 5)]
         for c in ranked:
@@ -265,5 +288,6 @@ class Retriever:
             for c in ranked:
                 c.score = top * (c.fused / ranked[0].fused)
         t3 = time.perf_counter()
-        return SearchResult(question, expanded, tokens, self.vocab.matches(question), ranked,
-                            {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "fuse": (t3 - t2) * 1000})
+        return SearchResult(question, expanded, tokens, vocab.matches(question), ranked,
+                            {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "fuse": (t3 - t2) * 1000},
+                            library=near)

@@ -55,12 +55,34 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "renew": ("延续", "换发", "换证", "期满", "延期", "续期", "换领"),
     "change": ("变更", "更正", "改建", "扩建"),
     "query": ("查询", "进度"),
+    "consult": ("咨询", "指引"),
+}
+
+# Who an item is for, when its name says so, against who the question speaks as.
+# A citizen asking about 医保参保信息 is not a 参保单位; someone who wants a
+# notarisation is not applying for the notary's own 执业许可.
+ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # role: (words in an item name, words in a question that claim the role)
+    "organisation": (("单位", "机关事业"),
+                     ("单位", "公司", "企业", "机关", "事业", "厂", "机构", "用人", "员工", "职工", "招")),
+    "professional": (("执业许可", "执业证", "执业变更", "执业注销", "免职", "执业机构"),
+                     ("执业", "律师证", "当律师", "做律师", "公证员", "医师", "职业资格")),
 }
 
 
 def actions(text: str) -> set[str]:
     """The kinds of action ``text`` names: {"lost", "cancel", …}; empty for a plain "do it"."""
     return {kind for kind, words in ACTIONS.items() if any(w in text for w in words)}
+
+
+def roles(name: str) -> set[str]:
+    """The roles an item name is for ({"organisation"}, {"professional"}); empty for anyone."""
+    return {r for r, (marks, _) in ROLES.items() if any(m in name for m in marks)}
+
+
+def claimed_roles(question: str) -> set[str]:
+    """The roles a question speaks as ("我们单位…" → {"organisation"})."""
+    return {r for r, (_, words) in ROLES.items() if any(w in question for w in words)}
 
 
 def keyword_text(item: dict[str, Any]) -> str:
@@ -70,11 +92,43 @@ def keyword_text(item: dict[str, Any]) -> str:
     return "；".join(p for p in parts if p)
 
 
+# What may stand between the parts of a vocabulary word in a question:
+# "结婚证弄丢了" holds "结婚证丢" with "弄" in between. Up to three characters,
+# no punctuation (a gap across a clause break joins unrelated words).
+_GAP = r"[^\s，。？！、；：,.?!;:]{0,3}"
+
+
+_SPLIT_VERBS = set("砍伐挖采养捕钓烧杀种离结迁盖")  # not 开/建/换/考/交: "开锁店" is no "开店"
+
+
+def _loose_pattern(word: str) -> re.Pattern[str] | None:
+    """A pattern that finds ``word`` with a short gap at one of its word
+    boundaries (jieba's split of the word itself); None when the word cannot be
+    split with at least two characters before the gap (a one-character head such
+    as "上|户口" would fire on "上海户口"), except a two-character verb + object."""
+    if len(word) == 2:
+        # A verb and its object may be split by a measure word or 了: "砍几棵树",
+        # "离了婚", "开个店". Only for words that start with such a verb.
+        if word[0] in _SPLIT_VERBS:
+            return re.compile(re.escape(word[0]) + _GAP.replace("{0,3}", "{1,2}") + re.escape(word[1]))
+        return None
+    parts = jieba.lcut(word, HMM=False)
+    alts = []
+    for i in range(1, len(parts)):
+        head, tail = "".join(parts[:i]), "".join(parts[i:])
+        if len(head) >= 2:
+            alts.append(re.escape(head) + _GAP + re.escape(tail))
+    return re.compile("|".join(alts)) if alts else None
+
+
 @dataclass
 class Vocabulary:
-    """Everyday words → catalogue words, from ``data/vocabulary.tsv``."""
+    """Everyday words → catalogue words, from ``data/vocabulary.tsv``. A word
+    matches as a substring, or with a short gap at a word boundary inside it
+    ("结婚证 … 丢" in "结婚证弄丢了")."""
 
     entries: dict[str, list[str]] = field(default_factory=dict)
+    _loose: dict[str, re.Pattern[str] | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Vocabulary":
@@ -94,9 +148,27 @@ class Vocabulary:
         word inside a longer matched word does not count again."""
         found: list[tuple[str, list[str]]] = []
         for word in sorted(self.entries, key=len, reverse=True):
-            if word in question and not any(word in w for w, _ in found):
+            if any(word in w for w, _ in found):
+                continue
+            if word in question or self._loosely_in(word, question):
                 found.append((word, self.entries[word]))
         return found
+
+    def _loosely_in(self, word: str, question: str) -> bool:
+        if len(word) < 2:
+            return False
+        if word not in self._loose:
+            self._loose[word] = _loose_pattern(word)
+        pat = self._loose[word]
+        return bool(pat and pat.search(question))
+
+    def with_entries(self, more: dict[str, list[str]]) -> "Vocabulary":
+        """A copy with ``more`` entries added (a catalogue's own synonyms, from the
+        question library); words already present get the new terms too."""
+        merged = {w: list(t) for w, t in self.entries.items()}
+        for w, terms in more.items():
+            merged[w] = merged.get(w, []) + [t for t in terms if t not in merged.get(w, [])]
+        return Vocabulary(merged, dict(self._loose))
 
     def expand(self, question: str) -> str:
         """The question with catalogue terms appended (nothing removed)."""

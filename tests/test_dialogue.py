@@ -45,7 +45,8 @@ def test_clarify_then_choose_in_words_then_follow_up(dialogue):
     r = dialogue.turn(None, "我想考驾照", "guangdong")
     assert r["status"] == "clarify"
     opts = r["clarify"]["options"]
-    assert 2 <= len(opts) <= 6 and len({o["label"] for o in opts}) == len(opts)
+    assert 2 <= len(opts) <= 5 and len({o["label"] for o in opts}) == len(opts)
+    assert r["clarify"]["none_of_these"] == {"label": "都不是", "reply": "都不是"}
     assert "机动车驾驶证初次申领" in r["clarify"]["prompt"]
     sid = r["session_id"]
     r = dialogue.turn(sid, "我是外国人", "guangdong")
@@ -188,3 +189,29 @@ def test_not_found_is_logged_with_numbers_masked(dialogue):
 ])
 def test_mask(text, want):
     assert mask(text) == want
+
+
+def test_none_of_these_is_a_way_out_and_is_logged(dialogue):
+    r = dialogue.turn(None, "我想考驾照", "guangdong")
+    assert r["status"] == "clarify"
+    r = dialogue.turn(r["session_id"], "都不是", "guangdong")
+    assert r["status"] == "not_found" and r["not_found"]["reason"] == "none_of_these"
+    assert "换一种说法" in r["not_found"]["message"] and r["not_found"]["browse"].endswith("/guangdong/departments")
+    entry = store.unanswered(dialogue.assistant.db, "guangdong", limit=1)[0]
+    assert entry["kind"] == "none_of_these" and entry["question"] == "我想考驾照"
+    assert entry["session_id"] == r["session_id"] and entry["candidates"]
+    # the offer is gone: "1" is now a new question, not option 1
+    assert dialogue.turn(r["session_id"], "1", "guangdong").get("chosen") is None
+
+
+def test_an_answer_carries_distinct_alternatives(dialogue):
+    r = dialogue.turn(None, "我想申请低保", "guangan")
+    assert r["status"] == "answer"
+    alts = r["alternatives"]
+    assert 2 <= len(alts) <= 3 and set(alts[0]) == {"code", "name", "department", "type"}
+    names = [a["name"] for a in alts]
+    assert r["item"]["name"] not in names and len(set(names)) == len(names)
+    assert r["item"]["code"] not in [a["code"] for a in alts]
+    # and 都不是 right after an answer that was not it
+    r = dialogue.turn(r["session_id"], "都不是", "guangan")
+    assert r["status"] == "not_found" and r["not_found"]["reason"] == "none_of_these"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,39 @@ def cmd_eval(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_library(args, settings: Settings) -> int:
+    """The question library: export/import as CSV, add a synonym, attach a question."""
+    from store import library as lib
+    from store.db import get_catalogue, open_db
+
+    db = open_db(settings.db_path)
+    lib.ensure_schema(db)
+    if get_catalogue(db, args.catalogue) is None:
+        _log(f"wenban: unknown catalogue {args.catalogue!r}")
+        return EXIT_BAD_INPUT
+    who = args.who or os.environ.get("USER") or "cli"
+    if args.action == "export":
+        text = lib.export_csv(db, args.catalogue)
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+            _log(f"wrote {args.out}")
+        else:
+            sys.stdout.write(text)
+    elif args.action == "import":
+        counts = lib.import_csv(db, args.catalogue, Path(args.file).read_text(encoding="utf-8-sig"), who,
+                                known_codes=lib.codes(db, args.catalogue))
+        print(f"{args.catalogue}: {counts['questions']} questions, {counts['synonyms']} synonyms imported "
+              f"(library version {lib.version(db, args.catalogue)})")
+    elif args.action == "synonym":
+        row = lib.add_synonym(db, args.catalogue, args.everyday, args.official, who=who)
+        print(f"{row['everyday']} → {row['official']} (library version {lib.version(db, args.catalogue)})")
+    else:  # attach
+        row = lib.add_question(db, args.catalogue, args.question, code=args.code, out_of_scope=args.out_of_scope,
+                               who=who, known_codes=lib.codes(db, args.catalogue))
+        print(f"{row['question']} → {row['code'] or '不属于办事范围'} (library version {lib.version(db, args.catalogue)})")
+    return 0
+
+
 def cmd_catalogues(args, settings: Settings) -> int:
     from index.build import read_manifest
     from store.db import catalogues, open_db
@@ -342,6 +376,28 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--report", metavar="DIR", help="where report.json, report.md and the plots go "
                    "(default: $WENBAN_HOME/eval/latest)")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("library", help="the question library: export, import, synonym, attach")
+    lsub = s.add_subparsers(dest="action", required=True)
+    x = lsub.add_parser("export", help="write the library of a catalogue as CSV")
+    x.add_argument("catalogue")
+    x.add_argument("--out", "-o", help="file (default: stdout)")
+    x = lsub.add_parser("import", help="read a library CSV (as exported), all-or-nothing")
+    x.add_argument("catalogue")
+    x.add_argument("file")
+    x = lsub.add_parser("synonym", help="add an everyday word for an official term")
+    x.add_argument("catalogue")
+    x.add_argument("everyday")
+    x.add_argument("official")
+    x = lsub.add_parser("attach", help="attach a real question to an item (or mark it out of scope)")
+    x.add_argument("catalogue")
+    x.add_argument("question")
+    g = x.add_mutually_exclusive_group(required=True)
+    g.add_argument("--code", help="the item code")
+    g.add_argument("--out-of-scope", action="store_true")
+    for x in lsub.choices.values():
+        x.add_argument("--who", help="who, for the audit trail (default: $USER)")
+    s.set_defaults(func=cmd_library)
 
     from wenban.dispatch_cli import add_parser as add_dispatch
     add_dispatch(sub)

@@ -1,0 +1,45 @@
+"""Vocabulary matching, action and role features: no model needed."""
+
+from __future__ import annotations
+
+from index.text import Vocabulary, actions, claimed_roles, roles
+
+
+def test_a_vocabulary_word_matches_with_words_in_between():
+    v = Vocabulary({"结婚证丢": ["补领结婚证"], "上户口": ["户口登记"], "低保": ["最低生活保障"]})
+    assert [w for w, _ in v.matches("结婚证弄丢了怎么办")] == ["结婚证丢"]
+    assert [w for w, _ in v.matches("结婚证丢了")] == ["结婚证丢"]
+    # no gap across a clause break, none longer than three characters
+    assert v.matches("结婚证，我丢了") == [] and v.matches("结婚证放在家里丢") == []
+    # a one-character head never opens a gap: "上海户口" is not "上户口"
+    assert v.matches("上海户口迁移") == []
+    assert "补领结婚证" in v.expand("结婚证不小心丢了")
+
+
+def test_synonyms_extend_a_copy():
+    v = Vocabulary({"低保": ["最低生活保障"]})
+    w = v.with_entries({"红本本": ["结婚证"], "低保": ["低收入家庭"]})
+    assert w.entries["低保"] == ["最低生活保障", "低收入家庭"] and "红本本" not in v.entries
+    assert "结婚证" in w.expand("红本本丢了")
+
+
+def test_the_shipped_vocabulary_knows_everyday_words():
+    v = Vocabulary.load()
+    for q, term in [("想砍几棵树", "林木采伐许可"), ("河里挖沙要批吗", "河道采砂许可"),
+                    ("孤寡老人有补助吗", "特困人员救助供养"), ("饭店员工要办健康证", "从业人员预防性体检"),
+                    ("我的结婚证弄丢了", "补领结婚证")]:
+        assert term in v.expand(q), q
+
+
+def test_actions_and_roles():
+    assert actions("参保人员参保信息查询") == {"query"} and actions("学生资助政策咨询") == {"consult"}
+    assert roles("参保单位参保信息查询") == {"organisation"} and roles("公证员执业许可") == {"professional"}
+    assert roles("参保人员参保信息查询") == set()
+    assert claimed_roles("我们单位要查参保信息") == {"organisation"} and claimed_roles("我想查医保") == set()
+
+
+def test_a_two_character_verb_and_object_may_be_split():
+    v = Vocabulary({"砍树": ["林木采伐许可"], "社保": ["社会保险"], "离婚": ["离婚登记"]})
+    assert [w for w, _ in v.matches("想砍几棵树")] == ["砍树"]
+    assert [w for w, _ in v.matches("我们离了婚")] == ["离婚"]
+    assert v.matches("社区保洁") == []  # not a verb: no gap
