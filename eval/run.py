@@ -153,6 +153,22 @@ def format_reports(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------ paraphrases --
+
+def load_paraphrases(catalogue: str) -> list[dict[str, Any]]:
+    """Pairs ``{id, a, b, gold, departments}``: one need said two ways with
+    different words, for the question-library experiment (curate ``a``,
+    measure ``b``). None of them is an evaluation question.
+
+    >>> load_paraphrases("guangan")[0]["a"]            # doctest: +SKIP
+    '孩子生下来了要落户口'
+    """
+    path = SETS_DIR / f"{catalogue}-paraphrases.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 # -------------------------------------------------------------- dialogues --
 
 def load_dialogues(catalogue: str) -> list[dict[str, Any]]:
