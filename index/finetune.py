@@ -152,7 +152,8 @@ def groups_of_items(targets: np.ndarray, groups: np.ndarray, n_items: int) -> li
 
 
 def build_adapter(settings, db, embedder, catalogues: Sequence[str], seed: int = 0,
-                  epochs: int = 30, log=print) -> tuple[QueryAdapter, dict[str, Any]]:
+                  epochs: int = 30, per_item: int = 4, max_pairs: int | None = None,
+                  log=print) -> tuple[QueryAdapter, dict[str, Any]]:
     """Pairs from every catalogue named, frozen vectors (cached), the fit. Deterministic
     for a seed and the same catalogues, vocabulary and model."""
     import torch
@@ -173,13 +174,16 @@ def build_adapter(settings, db, embedder, catalogues: Sequence[str], seed: int =
         rows += items
         texts += [item_text(it) for it in items]
         names += [it["name"] for it in items]
-        for q, code in training_pairs(items, vocab, seed=seed):
+        for q, code in training_pairs(items, vocab, seed=seed, per_item=per_item):
             qs.append(q)
             targets.append(row_of[code])
             groups.append(g)
+    if max_pairs and len(qs) > max_pairs:  # a seeded sample, for a bounded run
+        keep = sorted(random.Random(seed).sample(range(len(qs)), max_pairs))
+        qs, targets, groups = [qs[i] for i in keep], [targets[i] for i in keep], [groups[i] for i in keep]
     log(f"{len(qs)} training questions for {len(rows)} items of {', '.join(catalogues)}")
     passages = [embedder.passages(texts, cache=cache), embedder.passages(names, cache=cache)]
-    qv = query_vectors(embedder, qs, cache)
+    qv = query_vectors(embedder, qs, cache, log=log)
     t1 = time.perf_counter()
     delta = train_adapter(qv, np.array(targets), passages, np.array(groups), seed=seed, epochs=epochs)
     t2 = time.perf_counter()
@@ -189,17 +193,17 @@ def build_adapter(settings, db, embedder, catalogues: Sequence[str], seed: int =
     return QueryAdapter(delta, info), stats
 
 
-def query_vectors(embedder, texts: list[str], cache) -> np.ndarray:
-    """Frozen question vectors, batched and cached (keyed apart from passages)."""
+def query_vectors(embedder, texts: list[str], cache, log=print) -> np.ndarray:
+    """Frozen question vectors through the embedder's own query path (its backend),
+    in cached chunks so an interrupted run resumes (keyed apart from passages)."""
     key = embedder.id + "-query"
     found = cache.get(key, texts)
     todo = [t for t in dict.fromkeys(texts) if t not in found]
-    if todo:
-        prompt = embedder._query_prompt
-        with embedder._lock:
-            vecs = embedder.model.encode(todo, prompt_name=prompt, batch_size=64, convert_to_numpy=True,
-                                         normalize_embeddings=True)
-        new = dict(zip(todo, np.asarray(vecs, np.float32)))
+    for i in range(0, len(todo), 512):
+        chunk = todo[i:i + 512]
+        vecs = np.vstack([embedder.query(chunk[j:j + 32]) for j in range(0, len(chunk), 32)])
+        new = dict(zip(chunk, vecs))
         cache.put(key, new)
         found.update(new)
+        log(f"question vectors: {min(i + 512, len(todo))}/{len(todo)}")
     return np.stack([found[t] for t in texts]).astype(np.float32)

@@ -135,8 +135,9 @@ def cmd_train(args, settings: Settings) -> int:
         _log("no catalogue in the store: import one first")
         return EXIT_BAD_INPUT
     # Train on the base model's vectors, whatever adapter is configured.
-    embedder = Embedder(replace(settings, embed_adapter=None, embed_backend="torch"), log=_log)
-    adapter, stats = build_adapter(settings, db, embedder, names, seed=args.seed, epochs=args.epochs, log=_log)
+    embedder = Embedder(replace(settings, embed_adapter=None), log=_log)
+    adapter, stats = build_adapter(settings, db, embedder, names, seed=args.seed, epochs=args.epochs,
+                                   max_pairs=args.max_pairs, log=_log)
     out = Path(args.out) if args.out else settings.home / "models" / "query-adapter.npz"
     adapter.save(out)
     _log(f"{stats['pairs']} pairs, {stats['items']} items: vectors {stats['embed_s']:.0f} s, "
@@ -304,6 +305,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--catalogue", "-c", action="append", help="catalogue(s); default: every one in the store")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--max-pairs", type=int, help="train on a seeded sample of this many pairs (a bounded run)")
     s.add_argument("--out", help="adapter file (default: $WENBAN_HOME/models/query-adapter.npz)")
     s.set_defaults(func=cmd_train)
 
