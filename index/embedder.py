@@ -60,9 +60,22 @@ class Embedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
+        from .backends import BACKENDS
+
+        if settings.embed_backend not in BACKENDS:
+            raise ValueError(f"WENBAN_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, "
+                             f"not {settings.embed_backend!r}")
         torch.set_num_threads(settings.threads)
         self.path = ensure_model(settings, log=log)
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        # Only questions take another backend or the adapter: passages (index builds)
+        # stay on torch, so an index serves whichever is chosen (id unchanged).
+        self.backend = settings.embed_backend
+        self._onnx = None
+        if self.backend == "onnx":  # exported from the fp32 weights, before the bf16 cast below
+            from .backends import OnnxQueryEncoder
+
+            self._onnx = OnnxQueryEncoder.load(self.model, self.path, threads=settings.threads, log=log)
         if settings.embed_dtype == "bf16":
             self.model.to(torch.bfloat16)
         elif settings.embed_dtype != "fp32":
@@ -70,6 +83,11 @@ class Embedder:
         self.dtype = settings.embed_dtype
         self.id = f"{model_id(self.path)}-{self.dtype}"
         self.dim = self.model.get_embedding_dimension()
+        self.adapter = None
+        if settings.embed_adapter:
+            from .finetune import QueryAdapter
+
+            self.adapter = QueryAdapter.load(settings.embed_adapter, dim=self.dim)
         prompts = self.model.prompts or {}
         # e5-style models want "query: " / "passage: "; others may have no prompts.
         self._query_prompt = "query" if "query" in prompts else None
@@ -95,11 +113,16 @@ class Embedder:
             with self._count_lock:
                 self._queries_waiting -= 1
         try:
-            with torch.inference_mode():
-                features = self.model.preprocess(list(texts), prompt=prompt)
-                out = self.model(features)["sentence_embedding"].float().numpy()
+            if self._onnx is not None:
+                out = self._onnx.encode([(prompt or "") + t for t in texts])
+            else:
+                with torch.inference_mode():
+                    features = self.model.preprocess(list(texts), prompt=prompt)
+                    out = self.model(features)["sentence_embedding"].float().numpy()
         finally:
             self._lock.release()
+        if self.adapter is not None:
+            out = self.adapter.apply(out)
         out /= np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
         return np.ascontiguousarray(out, dtype=np.float32)
 

@@ -131,6 +131,30 @@ def cmd_index(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_train(args, settings: Settings) -> int:
+    """The query adapter (index/finetune.py) from every catalogue in the store."""
+    from dataclasses import replace
+
+    from index.embedder import Embedder
+    from index.finetune import build_adapter
+    from store.db import catalogues, open_db
+
+    db = open_db(settings.db_path)
+    names = args.catalogue or [c["name"] for c in catalogues(db)]
+    if not names:
+        _log("no catalogue in the store: import one first")
+        return EXIT_BAD_INPUT
+    # Train on the base model's vectors, whatever adapter is configured.
+    embedder = Embedder(replace(settings, embed_adapter=None), log=_log)
+    adapter, stats = build_adapter(settings, db, embedder, names, seed=args.seed, epochs=args.epochs,
+                                   max_pairs=args.max_pairs, log=_log)
+    out = Path(args.out) if args.out else settings.home / "models" / "query-adapter.npz"
+    adapter.save(out)
+    _log(f"{stats['pairs']} pairs, {stats['items']} items: vectors {stats['embed_s']:.0f} s, "
+         f"training {stats['train_s']:.0f} s → {out}; use it with WENBAN_EMBED_ADAPTER={out}")
+    return 0
+
+
 def cmd_ask(args, settings: Settings) -> int:
     from assistant.answer import Assistant, BadQuestion, render_card
 
@@ -352,6 +376,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("name", nargs="?")
     s.add_argument("--all", action="store_true", help="every catalogue in the store")
     s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("train", help="train the query adapter on pairs made from the catalogues (seeded)")
+    s.add_argument("--catalogue", "-c", action="append", help="catalogue(s); default: every one in the store")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--max-pairs", type=int, help="train on a seeded sample of this many pairs (a bounded run)")
+    s.add_argument("--out", help="adapter file (default: $WENBAN_HOME/models/query-adapter.npz)")
+    s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("ask", help="answer one question (or --jsonl: one a line from stdin)")
     s.add_argument("question", nargs="?")

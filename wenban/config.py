@@ -45,6 +45,8 @@ class Settings:
     model: Path | None = None  # a sentence-transformers folder; None = the converted default
     index_type: str = "flat"  # flat | hnsw | ivf
     embed_dtype: str = "bf16"  # bf16 | fp32, for the query-time model
+    embed_backend: str = "torch"  # torch | onnx: what runs the question embedding
+    embed_adapter: Path | None = None  # a query adapter file from `wenban train`; None = base model
     threads: int = 2
     admin_token: str | None = None  # no token: the admin routes are off
     # WENBAN_SOURCES: the folder the bundled catalogue files (data/catalogues.json
@@ -92,6 +94,8 @@ class Settings:
             model=Path(model).resolve() if model else None,
             index_type=env.get("WENBAN_INDEX_TYPE", "flat"),
             embed_dtype=env.get("WENBAN_EMBED_DTYPE", "bf16"),
+            embed_backend=env.get("WENBAN_EMBED_BACKEND", "torch"),
+            embed_adapter=_resolve(env.get("WENBAN_EMBED_ADAPTER")),
             threads=int(env.get("WENBAN_THREADS", "2")),
             admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
             sources=_resolve(env.get("WENBAN_SOURCES")) or DEFAULT_SOURCES,
