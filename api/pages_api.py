@@ -168,12 +168,12 @@ def mark_handled(req: Handled, request: Request) -> dict[str, Any]:
                                        req.ids)}
     if missing := sorted(set(req.ids) - known):
         raise error(404, f"没有这些记录：{missing[:5]}", f"no {table} rows {missing[:5]}")
-    with db.atomic():
+    with store.write(db):  # queued with every other write (BEGIN IMMEDIATE on SQLite)
         db.execute("create table if not exists handled (kind text, row_id integer, at text, "
                    "primary key (kind, row_id))")
         for i in req.ids:
             if req.handled:
-                db.execute("insert or ignore into handled values (?, ?, ?)",
+                db.execute("insert into handled values (?, ?, ?) on conflict do nothing",
                            [req.kind, i, datetime.now(UTC).isoformat(timespec="seconds")])
             else:
                 db.execute("delete from handled where kind = ? and row_id = ?", [req.kind, i])

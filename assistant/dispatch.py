@@ -80,7 +80,9 @@ class HistoryModel:
 
 
 def _where(db) -> str:
-    """The store's file (one cache entry per store, whichever thread's connection)."""
+    """The store's file or URL (one cache entry per store, whichever thread's connection)."""
+    if getattr(db, "engine", "sqlite") == "postgresql":
+        return db.url
     return db.execute("PRAGMA database_list").fetchone()[2] or f"memory:{id(db.conn)}"
 
 
