@@ -29,7 +29,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import Context, error, no_index, require_admin
+from api.sites import router as sites_router
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
+from assistant.sites import BadSite
 from assistant.privacy import mask
 from store import db as store
 from store.importers import MAX_IMPORT_BYTES, ImportFailed, load_file
@@ -42,7 +44,10 @@ access_log = logging.getLogger("wenban.access")
 
 class AskRequest(BaseModel):
     question: str = Field(..., max_length=MAX_QUESTION_CHARS * 2, examples=["孩子刚出生怎么上户口"])
-    catalogue: str = Field(..., max_length=64, examples=["guangan"])
+    catalogue: str | None = Field(None, max_length=64, examples=["guangan"],
+                                  description="may be left out when a site is given")
+    site: str | None = Field(None, max_length=64, examples=["广安区政务服务中心", "440100"],
+                             description="a configured site or a 行政区划代码: only items serving its area")
     session_id: str | None = Field(None, pattern=SESSION_ID,
                                    description="from an earlier answer; an expired one starts a new session")
 
@@ -102,21 +107,42 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             raise error(503, "索引尚未加载", "indexes not loaded yet")
         return {"status": "ready", "catalogues": loaded}
 
+    app.include_router(sites_router)
+
     # -------------------------------------------------------------- public --
     @app.post("/api/v1/ask")
     async def ask(req: AskRequest) -> dict[str, Any]:
-        known_catalogue(req.catalogue)
+        catalogue = req.catalogue
+        if req.site:
+            catalogue = site_catalogue(req.site, catalogue)
+        elif not catalogue:
+            raise error(422, "请指定目录或服务点", "give a catalogue or a site")
+        known_catalogue(catalogue)
         try:
-            return await run_in_threadpool(get_dialogue().turn, req.session_id, req.question, req.catalogue)
+            return await run_in_threadpool(get_dialogue().turn, req.session_id, req.question, catalogue, req.site)
         except BadQuestion as e:
             raise HTTPException(422, str(e)) from None
         except FileNotFoundError:
-            raise no_index(req.catalogue) from None
+            raise no_index(catalogue) from None
+
+    def site_catalogue(site: str, catalogue: str | None) -> str:
+        try:
+            return get_assistant().site(site, catalogue).catalogue
+        except BadSite as e:
+            raise HTTPException(422, str(e)) from None
 
     @app.get("/api/v1/search")
-    async def search(q: str = Query(..., max_length=MAX_QUESTION_CHARS * 2), catalogue: str = Query(...),
-                     k: int = Query(8, ge=1, le=20)) -> dict[str, Any]:
-        """Ranked candidates for the operator console: no dialogue, no clarify."""
+    async def search(q: str = Query(..., max_length=MAX_QUESTION_CHARS * 2), catalogue: str | None = Query(None),
+                     k: int = Query(8, ge=1, le=20), site: str | None = Query(None, max_length=64),
+                     level: str | None = Query(None, pattern="^(省|市|县)$")) -> dict[str, Any]:
+        """Ranked candidates for the operator console: no dialogue, no clarify.
+        ``site``: a configured site or any 行政区划代码; ``level``: 省 | 市 | 县."""
+        area = None
+        if site:
+            catalogue = site_catalogue(site, catalogue)
+            area = get_assistant().site(site, catalogue).area_code
+        elif not catalogue:
+            raise error(422, "请指定目录或服务点", "give a catalogue or a site")
         known_catalogue(catalogue)
         try:
             text = check_question(q)
@@ -126,7 +152,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             r = get_assistant().retriever(catalogue)
         except FileNotFoundError:
             raise no_index(catalogue) from None
-        res = await run_in_threadpool(r.search, text, k)
+        res = await run_in_threadpool(lambda: r.search(text, k, area=area, level=level))
         top = res.candidates[0] if res.candidates else None
         return {"question": text, "in_scope": bool(top and top.score >= r.calibration.threshold),
                 "candidates": [c.public() for c in res.candidates[:k]]}

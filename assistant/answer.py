@@ -3,6 +3,8 @@
     >>> a = Assistant(Settings.from_env())                    # doctest: +SKIP
     >>> a.ask("孩子刚出生怎么上户口", "guangan")["item"]["department"]   # doctest: +SKIP
     '区公安分局'
+    >>> a.ask("弩的购置审批", site="广州市政务服务中心")["item"]["department_full"]   # doctest: +SKIP
+    '广州市公安局'
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import unicodedata
 from typing import Any
 
 from assistant.clarify import ClarifyParams, build_clarify, close_group
+from assistant.sites import BadSite, Site, Sites, resolve_site
 from index.embedder import Embedder
 from index.search import Candidate, Retriever, SearchResult
+from store import areas
 from store import db as store
 from wenban.config import Settings
 
@@ -84,7 +88,11 @@ def item_card(item: dict[str, Any]) -> dict[str, Any]:
     """The item with every guide field the catalogue has; ``missing`` names the rest.
     Steps the catalogue lacks may be the statutory general procedure, labelled so."""
     out = {k: item.get(k) for k in ("code", "name", "type", "department", "parent_name", "variant",
-                                      "level", "area", "co_departments", "service_object")}
+                                      "level", "co_departments", "service_object")}
+    code = item.get("area_code")
+    known = {code: item["area"]} if code and item.get("area") else None
+    out["department_full"] = areas.department_full(item.get("department"), code, known)
+    out["area"] = {"code": code, "name": areas.area_name(code, known)} if code else None
     for f in GUIDE_FIELDS:
         out[f] = item.get(f)
     out["steps_general"] = False
@@ -128,6 +136,8 @@ class Assistant:
         self._lock = threading.Lock()
         self._local = threading.local()  # one SQLite connection per thread
         self.clarify_params = ClarifyParams()
+        self.sites = Sites.load()
+        self._serving: dict[str, list[str]] = {}  # area code → catalogues serving it
 
     @property
     def db(self):
@@ -155,18 +165,40 @@ class Assistant:
         fresh = Retriever.load(self.settings, name, self.embedder, db=self.db)
         with self._lock:
             self._retrievers[name] = fresh
+            self._serving.clear()
 
     def card(self, catalogue: str, code: str) -> dict[str, Any]:
         return item_card(store.get_item(self.db, catalogue, code))
 
-    def ask(self, question: str, catalogue: str, mode: str = "hybrid", clarify: bool = True) -> dict[str, Any]:
+    def site(self, site: str, catalogue: str | None = None) -> Site:
+        """A configured site's name or a 行政区划代码 → ``Site`` (``BadSite`` says why not)."""
+        found = resolve_site(self.sites, site, catalogue, self._catalogues_serving)
+        self.catalogue(found.catalogue)
+        if catalogue and found.kind == "area" and catalogue not in self._catalogues_serving(found.area_code):
+            raise BadSite(f"目录 {catalogue} 没有为 {found.area_code} 服务的事项 / "
+                          f"catalogue {catalogue!r} has no items serving area {found.area_code}")
+        return found
+
+    def _catalogues_serving(self, code: str) -> list[str]:
+        if code not in self._serving:
+            self._serving[code] = store.catalogues_serving(self.db, code)
+        return self._serving[code]
+
+    def ask(self, question: str, catalogue: str | None = None, mode: str = "hybrid", clarify: bool = True,
+            site: str | None = None) -> dict[str, Any]:
         """One question → one answer dict: status answer | clarify | not_found.
-        ``clarify=False`` always answers with the top candidate when confident."""
+        ``clarify=False`` always answers with the top candidate when confident.
+        ``site`` (a configured site or a 行政区划代码): only the items serving its area;
+        the catalogue then defaults to the site's."""
         t0 = time.perf_counter()
         text = check_question(question)
+        where = self.site(site, catalogue) if site else None
+        catalogue = where.catalogue if where else catalogue
+        if not catalogue:
+            raise UnknownCatalogue("请指定目录或服务点 / give a catalogue or a site")
         meta = self.catalogue(catalogue)
         retriever = self.retriever(catalogue)
-        res = retriever.search(text, k=10, mode=mode)
+        res = retriever.search(text, k=10, mode=mode, area=where.area_code if where else None)
         t1 = time.perf_counter()
         cands = res.candidates
         top = cands[0] if cands else None
@@ -183,8 +215,13 @@ class Assistant:
             "candidates": [c.public() for c in cands[:5]],
             "why": why_block(res, top),
         }
+        if where:
+            answer["site"] = where.public()
         if status == "answer":
             answer["item"] = self.card(catalogue, top.code)
+            # the same base item at the areas above the site's: named, not answered
+            answer["item"]["other_levels"] = [
+                {k: v for k, v in c.public().items() if k != "score"} for c in top.other_levels]
         elif status == "clarify":
             answer["clarify"] = build_clarify(group)
         else:

@@ -17,6 +17,8 @@ a small table of the areas the shipped catalogues cover; nothing is guessed.
     ('广安区公安分局', '广州市公安局')
     >>> department_local("广州市公安局", "440100", {"440100": "广州市"})
     '市公安局'
+    >>> department_local("广州空港经济区管理委员会", "440100")
+    '市空港经济区管理委员会'
 """
 
 from __future__ import annotations
@@ -140,9 +142,12 @@ def department_local(department: str | None, code: str | None, known: dict[str, 
     "广州市公安局" at 440100 → "市公安局", "天河区公安分局" → "区公安分局". The same item
     implemented by each city's bureau then has one text, embedded once (三级四同)."""
     own = area_name(code, known)
-    if not department or not own or not department.startswith(own) or len(department) <= len(own):
+    if not department or not own:
         return department
-    return own[-1] + department[len(own):]
+    for prefix in (own, _stem(own)):  # 广州市公安局, 广州空港经济区管理委员会
+        if len(prefix) >= 2 and department.startswith(prefix) and len(department) > len(prefix):
+            return own[-1] + department[len(prefix):]
+    return department
 
 
 def names_of(items) -> dict[str, str]:

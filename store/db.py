@@ -224,6 +224,18 @@ def search_items(db: sqlite_utils.Database, catalogue: str) -> list[dict[str, An
     return out
 
 
+def catalogues_serving(db: sqlite_utils.Database, code: str) -> list[str]:
+    """The catalogues with items serving area ``code`` (its own or the areas above;
+    an item without an area serves every area of its catalogue)."""
+    from .areas import chain
+
+    areas = chain(code)
+    marks = ", ".join("?" for _ in areas)
+    return [r[0] for r in db.execute(
+        f"select distinct catalogue from items where area_code in ({marks}) or area_code is null "
+        f"order by catalogue", areas)]
+
+
 def get_item(db: sqlite_utils.Database, catalogue: str, code: str) -> dict[str, Any] | None:
     rows = list(db.query("select * from items where catalogue = ? and code = ?", [catalogue, code]))
     return decode_item(rows[0]) if rows else None
