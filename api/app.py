@@ -46,6 +46,8 @@ from api.openapi import bilingual, declare_errors
 from api.security import Guard
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
 from api.pages_api import router as pages_router
+from api.sites import router as sites_router
+from assistant.sites import BadSite
 from assistant.privacy import mask
 from store import db as store
 from index.build import IndexUnavailable, sweep
@@ -64,7 +66,10 @@ class SVGResponse(Response):
 
 class AskRequest(BaseModel):
     question: str = Field(..., max_length=MAX_QUESTION_CHARS, examples=["孩子刚出生怎么上户口"])
-    catalogue: str = Field(..., max_length=64, examples=["guangan"])
+    catalogue: str | None = Field(None, max_length=64, examples=["guangan"],
+                                  description="may be left out when a site is given")
+    site: str | None = Field(None, max_length=64, examples=["广安区政务服务中心", "440100"],
+                             description="a configured site or a 行政区划代码: only items serving its area")
     session_id: str | None = Field(None, pattern=SESSION_ID,
                                    description="from an earlier answer; an expired one starts a new session")
 
@@ -159,22 +164,44 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         return {"status": "ready", "catalogues": loaded,
                 **(watcher.status() if watcher else {"store": "unknown"})}
 
+    app.include_router(sites_router)
+
     # -------------------------------------------------------------- public --
     @app.post("/api/v1/ask")
     async def ask(req: AskRequest) -> dict[str, Any]:
-        known_catalogue(req.catalogue)
+        catalogue = req.catalogue
+        if req.site:
+            catalogue = site_catalogue(req.site, catalogue)
+        elif not catalogue:
+            raise error(422, "请指定目录或服务点", "give a catalogue or a site")
+        known_catalogue(catalogue)
         try:
             async with admission.slot():
-                return await run_in_threadpool(get_dialogue().turn, req.session_id, req.question, req.catalogue)
+                return await run_in_threadpool(get_dialogue().turn, req.session_id, req.question, catalogue,
+                                               req.site)
         except BadQuestion as e:
             raise HTTPException(422, str(e)) from None
         except FileNotFoundError:
-            raise no_index(req.catalogue) from None
+            raise no_index(catalogue) from None
+
+    def site_catalogue(site: str, catalogue: str | None) -> str:
+        try:
+            return get_assistant().site(site, catalogue).catalogue
+        except BadSite as e:
+            raise HTTPException(422, str(e)) from None
 
     @app.get("/api/v1/search")
-    async def search(q: str = Query(..., max_length=MAX_QUESTION_CHARS), catalogue: str = Query(...),
-                     k: int = Query(8, ge=1, le=20)) -> dict[str, Any]:
-        """Ranked candidates for the operator console: no dialogue, no clarify."""
+    async def search(q: str = Query(..., max_length=MAX_QUESTION_CHARS), catalogue: str | None = Query(None),
+                     k: int = Query(8, ge=1, le=20), site: str | None = Query(None, max_length=64),
+                     level: str | None = Query(None, pattern="^(省|市|县)$")) -> dict[str, Any]:
+        """Ranked candidates for the operator console: no dialogue, no clarify.
+        ``site``: a configured site or any 行政区划代码; ``level``: 省 | 市 | 县."""
+        area = None
+        if site:
+            catalogue = site_catalogue(site, catalogue)
+            area = get_assistant().site(site, catalogue).area_code
+        elif not catalogue:
+            raise error(422, "请指定目录或服务点", "give a catalogue or a site")
         known_catalogue(catalogue)
         try:
             text = check_question(q)
@@ -185,7 +212,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         except FileNotFoundError:
             raise no_index(catalogue) from None
         async with admission.slot():
-            res = await run_in_threadpool(r.search, text, k)
+            res = await run_in_threadpool(lambda: r.search(text, k, area=area, level=level))
         top = res.candidates[0] if res.candidates else None
         return {"question": text, "in_scope": bool(top and top.score >= r.calibration.threshold),
                 "candidates": [c.public() for c in res.candidates[:k]]}

@@ -3,6 +3,8 @@
     >>> a = Assistant(Settings.from_env())                    # doctest: +SKIP
     >>> a.ask("孩子刚出生怎么上户口", "guangan")["item"]["department"]   # doctest: +SKIP
     '区公安分局'
+    >>> a.ask("弩的购置审批", site="广州市政务服务中心")["item"]["department_full"]   # doctest: +SKIP
+    '广州市公安局'
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 from assistant.clarify import ClarifyParams, build_clarify, close_group
 from assistant.dispatch import attach as attach_dispatch, render as render_dispatch
 from assistant.library import Libraries
+from assistant.sites import BadSite, Site, Sites, resolve_site
 from index.embedder import Embedder
 from index.build import IndexUnavailable, current_build
 from index.search import Candidate, Retriever, SearchResult
+from store import areas
 from store import db as store
 from store.urls import safe_url
 from wenban.config import Settings
@@ -91,7 +95,11 @@ def item_card(item: dict[str, Any]) -> dict[str, Any]:
     A stored link that is not http(s) (a ``javascript:`` link from some older
     import) is dropped and listed as missing: it would run in the kiosk."""
     out = {k: item.get(k) for k in ("code", "name", "type", "department", "parent_name", "variant",
-                                      "level", "area", "co_departments", "service_object")}
+                                      "level", "co_departments", "service_object")}
+    code = item.get("area_code")
+    known = {code: item["area"]} if code and item.get("area") else None
+    out["department_full"] = areas.department_full(item.get("department"), code, known)
+    out["area"] = {"code": code, "name": areas.area_name(code, known)} if code else None
     for f in GUIDE_FIELDS:
         out[f] = item.get(f)
     out["url"] = safe_url(out["url"]) if out["url"] else None
@@ -181,6 +189,8 @@ class Assistant:
         self._meta: dict[str, dict[str, Any]] = {}  # last catalogue rows read, for when the store is down
         # the unanswered log is for citizens' questions; `wenban eval` turns this off for its own
         self.log_unanswered = True
+        self.sites = Sites.load()
+        self._serving: dict[str, list[str]] = {}  # area code → catalogues serving it
 
     @property
     def db(self):
@@ -254,6 +264,7 @@ class Assistant:
         with self._lock:
             self._retrievers[name] = fresh
             self._broken.pop(name, None)
+            self._serving.clear()
 
     def card(self, catalogue: str, code: str) -> dict[str, Any]:
         """The item as the serving index knows it (the version its search ranked, so
@@ -268,17 +279,37 @@ class Assistant:
             raise KeyError(f"no item {code} in catalogue {catalogue}")
         return item_card(item)
 
-    def ask(self, question: str, catalogue: str, mode: str = "hybrid", clarify: bool = True,
-            dispatch: bool = True) -> dict[str, Any]:
+    def site(self, site: str, catalogue: str | None = None) -> Site:
+        """A configured site's name or a 行政区划代码 → ``Site`` (``BadSite`` says why not)."""
+        found = resolve_site(self.sites, site, catalogue, self._catalogues_serving)
+        self.catalogue(found.catalogue)
+        if catalogue and found.kind == "area" and catalogue not in self._catalogues_serving(found.area_code):
+            raise BadSite(f"目录 {catalogue} 没有为 {found.area_code} 服务的事项 / "
+                          f"catalogue {catalogue!r} has no items serving area {found.area_code}")
+        return found
+
+    def _catalogues_serving(self, code: str) -> list[str]:
+        if code not in self._serving:
+            self._serving[code] = store.catalogues_serving(self.db, code)
+        return self._serving[code]
+
+    def ask(self, question: str, catalogue: str | None = None, mode: str = "hybrid", clarify: bool = True,
+            site: str | None = None, dispatch: bool = True) -> dict[str, Any]:
         """One question → one answer dict: status answer | clarify | not_found | dispatch.
         ``clarify=False`` always answers with the top candidate when confident;
-        ``dispatch=False`` never routes a 诉求 (the service answer alone)."""
+        ``dispatch=False`` never routes a 诉求 (the service answer alone).
+        ``site`` (a configured site or a 行政区划代码): only the items serving its area;
+        the catalogue then defaults to the site's."""
         t0 = time.perf_counter()
         text = check_question(question)
+        where = self.site(site, catalogue) if site else None
+        catalogue = where.catalogue if where else catalogue
+        if not catalogue:
+            raise UnknownCatalogue("请指定目录或服务点 / give a catalogue or a site")
         meta = self.catalogue(catalogue)
         retriever = self.retriever(catalogue)
         library = self.libraries.get(catalogue) if mode == "hybrid" else None
-        res = retriever.search(text, k=10, mode=mode, library=library)
+        res = retriever.search(text, k=10, mode=mode, area=where.area_code if where else None, library=library)
         t1 = time.perf_counter()
         cands = res.candidates
         curated = library.exact(text) if library is not None else None
@@ -302,9 +333,14 @@ class Assistant:
             "why": why_block(res, top, curated),
             "alternatives": [],
         }
+        if where:
+            answer["site"] = where.public()
         if status == "answer":
             answer["item"] = self.card(catalogue, top.code)
             answer["alternatives"] = alternatives(cands, top)
+            # the same base item at the areas above the site's: named, not answered
+            answer["item"]["other_levels"] = [
+                {k: v for k, v in c.public().items() if k != "score"} for c in top.other_levels]
         elif status == "clarify":
             answer["clarify"] = build_clarify(group)
         else:

@@ -131,9 +131,13 @@ class Dialogue:
             self._abandon(sess)
 
     # ---------------------------------------------------------------- turns --
-    def turn(self, session_id: str | None, text: str, catalogue: str) -> dict[str, Any]:
-        """One user message → one reply (status answer | clarify | not_found | follow_up)."""
+    def turn(self, session_id: str | None, text: str, catalogue: str | None,
+             site: str | None = None) -> dict[str, Any]:
+        """One user message → one reply (status answer | clarify | not_found | follow_up).
+        ``site``: a configured site or a 行政区划代码; the catalogue defaults to the site's."""
         text = check_question(text)
+        if site:
+            catalogue = self.assistant.site(site, catalogue).catalogue
         self.assistant.catalogue(catalogue)
         sess = self.session(session_id, catalogue)
         if is_none_of_these(text) and (sess.pending or sess.item_code):
@@ -156,7 +160,7 @@ class Dialogue:
                 return self._reply(sess, {"status": "follow_up", "question": text, "catalogue": catalogue,
                                           "item": item, "follow_up": follow_up_answer(item, *intent),
                                           "candidates": [], "score": None})
-        answer = self.assistant.ask(text, catalogue)
+        answer = self.assistant.ask(text, catalogue, site=site)
         sess.last_question, sess.last_candidates = text, answer["candidates"]
         if answer["status"] == "answer":
             sess.item_code = answer["item"]["code"]

@@ -5,14 +5,16 @@ rename of a pointer file, so a failed or half-done build never replaces the
 index that is serving.
 
     var/indexes/guangan/CURRENT          → "20261123T080102-3f2a"
-    var/indexes/guangan/builds/<id>/     manifest.json, codes.json, items.json,
+    var/indexes/guangan/builds/<id>/     manifest.json, codes.json, items.json, docs.json,
                                          words.txt, dense.faiss, names.faiss, bm25/
 
 The manifest carries a sha256 of every other file, checked on load, and a
 build holds the items it indexed (``items.json``), so an index keeps
 answering from the version it was built from even after an import changed
 the store. Half-done builds (``.tmp-*``) left by a killed process are swept
-at start and after each successful build.
+at start and after each successful build. The indexes hold distinct texts;
+``docs.json`` gives each item's row in each, so an item implemented at many
+areas with one text costs one vector.
 
     >>> manifest = build_index(settings, db, "guangan")   # doctest: +SKIP
 """
@@ -34,6 +36,7 @@ import faiss
 import numpy as np
 
 from store import db as store
+from store.areas import names_of
 from wenban.config import DATA_DIR, Settings
 
 from .embedder import Embedder, EmbeddingCache
@@ -43,7 +46,19 @@ INDEX_TYPES = ("flat", "hnsw", "ivf")
 KEEP_BUILDS = 2
 # Bump when what goes into an index changes (item texts, tokenization, files),
 # so that `wenban setup` rebuilds indexes made by older code.
-INDEX_FORMAT = 3  # 3: items.json and checksums in the manifest
+INDEX_FORMAT = 4  # 3: items.json and checksums; 4: distinct texts (docs.json)
+
+
+def distinct(texts: list[str]) -> tuple[list[str], list[int]]:
+    """(the distinct texts in first-seen order, each input's position among them).
+    Indexes hold distinct texts: an item implemented by 21 cities is one vector.
+
+    >>> distinct(["a", "b", "a"])
+    (['a', 'b'], [0, 1, 0])
+    """
+    seen: dict[str, int] = {}
+    docs = [seen.setdefault(t, len(seen)) for t in texts]
+    return list(seen), docs
 
 
 def text_fingerprint() -> str:
@@ -173,7 +188,10 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
     started = time.perf_counter()
     embedder = embedder or Embedder(settings, log=log)
     vocab = Vocabulary.load()
-    texts = [item_text(it) for it in items]
+    area_names = names_of(items)
+    texts, dense_docs = distinct([item_text(it, area_names=area_names) for it in items])
+    names, name_docs = distinct([it["name"] for it in items])
+    keywords, keyword_docs = distinct([keyword_text(it) for it in items])
 
     # Two dense views of each item: the full text, and the bare name (which
     # short questions often match better); search fuses both (measured in README).
@@ -181,14 +199,14 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
     try:
         vectors = embedder.passages(texts, cache=cache, show_progress=progress)
         embedded = embedder.last_embedded
-        name_vectors = embedder.passages([it["name"] for it in items], cache=cache, show_progress=progress)
+        name_vectors = embedder.passages(names, cache=cache, show_progress=progress)
         embedded += embedder.last_embedded
     finally:
         cache.close()
 
     words = sorted(name_words(items, vocab.words()))
     tokenizer = Tokenizer(words, cache_dir=settings.home / "cache")
-    corpus_tokens = [tokenizer.tokens(keyword_text(it)) for it in items]
+    corpus_tokens = [tokenizer.tokens(k) for k in keywords]
     bm25 = bm25s.BM25()
     bm25.index(corpus_tokens, show_progress=False)
 
@@ -205,12 +223,15 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
         # the items as built: a build answers on its own, whatever the store holds
         # meanwhile (a newer import not yet indexed, or a database that is down)
         (tmp / "items.json").write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+        # each item's row in dense.faiss, names.faiss and bm25 (rows are distinct texts)
+        (tmp / "docs.json").write_text(json.dumps({"dense": dense_docs, "names": name_docs, "bm25": keyword_docs}))
         (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
         manifest = {
             "build_id": build_id, "catalogue": catalogue, "catalogue_version": meta["version"],
             "catalogue_hash": meta["content_hash"], "item_count": len(items),
             "model": embedder.path.name, "model_id": embedder.id, "dim": embedder.dim,
             "index_type": settings.index_type, "text": text_fingerprint(), "embedded": embedded,
+            "texts": {"dense": len(texts), "names": len(names), "bm25": len(keywords)},
             "build_seconds": round(time.perf_counter() - started, 2),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "checksums": file_checksums(tmp),
@@ -224,7 +245,8 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
     _point_to(catalogue_dir(settings, catalogue), build_id)
     _prune(base, keep=build_id)
     sweep(settings, catalogue)
-    log(f"{catalogue}: index {build_id}: {len(items)} items, {embedded} embedded, "
+    log(f"{catalogue}: index {build_id}: {len(items)} items, {len(texts) + len(names)} distinct texts, "
+        f"{embedded} embedded, "
         f"{manifest['build_seconds']} s")
     return manifest
 

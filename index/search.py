@@ -14,6 +14,15 @@ Two numbers per candidate:
     >>> r = Retriever.load(settings, "guangan", embedder)     # doctest: +SKIP
     >>> r.search("孩子刚出生怎么上户口").candidates[0].name      # doctest: +SKIP
     '户口登记'
+    >>> r.search("弩的购置审批", area="440100").candidates[0].department   # doctest: +SKIP
+    '广州市公安局'
+
+Sites: ``area`` (a 行政区划代码) keeps only the items that serve it, those of
+the area and the areas above it (``store.areas.chain``); ``level`` (省/市/县)
+keeps one level. The indexes hold distinct texts, each mapped to its items by
+area, so the filter costs a few dictionary look-ups per hit, whatever the
+number of areas; the exact-name check is an Aho–Corasick automaton over the
+distinct names, so it does not grow with the catalogue either.
 """
 
 from __future__ import annotations
@@ -25,10 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ahocorasick
 import bm25s
 import faiss
 import numpy as np
 
+from store import areas as area_codes
 from wenban.config import DATA_DIR, Settings
 
 from .build import IndexUnavailable, current_build, verify
@@ -46,11 +57,11 @@ class FusionParams:
     w_bm25: float = 0.5
     exact_boost: float = 0.02  # ~ a first place in one more list
     action: float = 0.002  # an item doing what the question asks (补办, 注销 …) up, another action down
+    depth: int = 50        # how deep each list is read
     library: float = 0.05  # the item of the nearest curated question (library), when near enough
     library_cosine: float = 0.95  # … near enough: cosine of the two (expanded) questions
     role: float = 0.002    # an item for an organisation / a licensed professional down, unless
                            # the question speaks as one (dev: 0.002 beat 0 and 0.004)
-    depth: int = 50        # how deep each list is read
 
 
 @dataclass
@@ -67,13 +78,21 @@ class Candidate:
     bm25: float | None = None
     bm25_rank: int | None = None
     exact: str | None = None        # the item name/alias found in the question
-    library: str | None = None      # the curated question (library) that points here
     matched: list[str] = field(default_factory=list)
     score: float = 0.0
+    library: str | None = None      # the curated question (library) that points here
+    department_full: str | None = None  # the department with its area (广安区公安分局)
+    area_code: str | None = None
+    area: str | None = None
+    level: str | None = None        # 省 / 市 / 县
+    base_code: str | None = None    # the basic item its implementations share (三级四同)
+    other_levels: list["Candidate"] = field(default_factory=list)  # same base item, other areas
 
     def public(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "department": self.department,
-                "type": self.type, "score": round(self.score, 4)}
+                "department_full": self.department_full or self.department,
+                "area": {"code": self.area_code, "name": self.area} if self.area_code else None,
+                "level": self.level, "type": self.type, "score": round(self.score, 4)}
 
 
 @dataclass
@@ -139,6 +158,36 @@ class Calibration:
         return _sigmoid(z)
 
 
+def prefer_own_area(ranked: list[Candidate], chain: list[str]) -> list[Candidate]:
+    """At a site, of the implementations of one base item (三级四同) the one of the
+    most local area leads, in the place of the group's best; the ones of the areas
+    above go into its ``other_levels``. Variants at the same area stay apart."""
+    local = {a: n for n, a in enumerate(chain)}
+    best: dict[str, str | None] = {}
+    top: dict[str, float] = {}
+    for c in ranked:
+        b = c.base_code
+        if b:
+            if b not in best or local.get(c.area_code, -1) > local.get(best[b], -1):
+                best[b] = c.area_code
+            top[b] = max(top.get(b, c.fused), c.fused)
+    out: list[Candidate] = []
+    leads: dict[str, Candidate] = {}
+    others: list[Candidate] = []
+    for c in ranked:
+        b = c.base_code
+        if b and c.area_code != best[b]:
+            others.append(c)
+            continue
+        if b and b not in leads:
+            leads[b] = c
+            c.fused = top[b]
+        out.append(c)
+    for c in others:
+        leads[c.base_code].other_levels.append(c)
+    return sorted(out, key=lambda c: -c.fused)
+
+
 class Retriever:
     """One catalogue's loaded indexes. Thread-safe for concurrent ``search``."""
 
@@ -164,23 +213,31 @@ class Retriever:
             raise IndexUnavailable(catalogue, f"{build_dir / 'items.json'} does not match codes.json: "
                                               f"run 'wenban index {catalogue}'")
         self.by_code = {it["code"]: it for it in self.items}
+        self.area_names = area_codes.names_of(self.items)
+        docs = _read(catalogue, build_dir / "docs.json", _json)
+        if not isinstance(docs, dict) or any(len(docs.get(v) or []) != len(codes) for v in ("dense", "names", "bm25")):
+            raise IndexUnavailable(catalogue, f"{build_dir / 'docs.json'} does not match codes.json: "
+                                              f"run 'wenban index {catalogue}'")
+        # per view, per distinct text: {area code: item positions}
+        self._groups = {view: self._group(docs[view]) for view in ("dense", "names", "bm25")}
         self.embedder = embedder
         self.vocab = vocab or Vocabulary.load()
         self.params = params or FusionParams()
         self.calibration = calibration or Calibration.load()
         self.dense = _read(catalogue, build_dir / "dense.faiss", lambda p: faiss.read_index(str(p)))
         self.names = _read(catalogue, build_dir / "names.faiss", lambda p: faiss.read_index(str(p)))
-        for what, index in (("dense.faiss", self.dense), ("names.faiss", self.names)):
-            if index.ntotal != len(codes) or index.d != embedder.dim:
+        for what, view, index in (("dense.faiss", "dense", self.dense), ("names.faiss", "names", self.names)):
+            texts = len(self._groups[view])  # rows are distinct texts
+            if index.ntotal != texts or index.d != embedder.dim:
                 raise IndexUnavailable(catalogue, f"{build_dir / what} holds {index.ntotal} vectors of "
-                                                  f"{index.d} dimensions, expected {len(codes)} of {embedder.dim}")
+                                                  f"{index.d} dimensions, expected {texts} of {embedder.dim}")
         self.bm25 = _read(catalogue, build_dir / "bm25",
                           lambda p: bm25s.BM25.load(str(p), show_progress=False))
         words = _read(catalogue, build_dir / "words.txt",
                       lambda p: p.read_text(encoding="utf-8").splitlines())
         self.tokenizer = Tokenizer(words, cache_dir=cache_dir)
         self.keyword_vocab = self.bm25.vocab_dict  # the words BM25 knows (item names)
-        self._names = self._name_table()
+        self._automaton, self._exact_groups = self._name_automaton()
         self._position = {it["code"]: i for i, it in enumerate(self.items)}
 
     @classmethod
@@ -190,43 +247,108 @@ class Retriever:
             raise FileNotFoundError(f"no index for catalogue {catalogue!r}: run 'wenban index {catalogue}'")
         return cls(catalogue, build, embedder, cache_dir=settings.home / "cache", **kw)
 
-    def _name_table(self) -> list[tuple[str, int]]:
-        """(name or alias, item position), longest first, for exact-match boosts.
-        Short names (≤ 3 characters) are left out: "证明" is in too many questions."""
-        table = []
-        for i, it in enumerate(self.items):
-            names = {it["name"], name_core(it["name"]), *(it.get("aliases") or [])}
-            table += [(n, i) for n in names if n and len(n) >= 4]
-        return sorted(table, key=lambda x: -len(x[0]))
+    def _group(self, docs: list[int]) -> list[dict[str | None, list[int]]]:
+        out: list[dict[str | None, list[int]]] = [{} for _ in range(max(docs, default=-1) + 1)]
+        for pos, d in enumerate(docs):
+            out[d].setdefault(self.items[pos].get("area_code"), []).append(pos)
+        return out
 
-    def search(self, question: str, k: int = 10, mode: str = "hybrid", library=None) -> SearchResult:
+    def _name_automaton(self) -> tuple[Any, list[dict[str | None, list[int]]]]:
+        """An Aho–Corasick automaton over the distinct item names and aliases (≥ 4
+        characters: "证明" is in too many questions), each → its items by area."""
+        ids: dict[str, int] = {}
+        docs: list[int] = []
+        owners: list[int] = []
+        for pos, it in enumerate(self.items):
+            for n in {it["name"], name_core(it["name"]), *(it.get("aliases") or [])}:
+                if n and len(n) >= 4:
+                    docs.append(ids.setdefault(n, len(ids)))
+                    owners.append(pos)
+        groups: list[dict[str | None, list[int]]] = [{} for _ in ids]
+        for d, pos in zip(docs, owners):
+            groups[d].setdefault(self.items[pos].get("area_code"), []).append(pos)
+        automaton = ahocorasick.Automaton()
+        for n, d in ids.items():
+            automaton.add_word(n, (n, d))
+        if ids:
+            automaton.make_automaton()
+        return (automaton if ids else None), groups
+
+    def _members(self, group: dict[str | None, list[int]], chain: list[str] | None,
+                 level: str | None) -> list[int]:
+        """The items of one distinct text that serve the site (all of them with no site)."""
+        if chain is None:
+            pos = [p for ps in group.values() for p in ps]
+        else:  # items without an area belong to no area in particular: every site sees them
+            pos = [p for a in (*chain, None) for p in group.get(a, ())]
+        if level:
+            pos = [p for p in pos if self.items[p].get("level") == level]
+        return pos
+
+    def _expand(self, view: str, hits: list[tuple[int, float]], chain: list[str] | None,
+                level: str | None, depth: int) -> list[tuple[int, float, int]]:
+        """Hits on distinct texts → (item position, score, rank) for the items that serve
+        the site; the first ``depth`` texts that have any, each text one rank."""
+        out: list[tuple[int, float, int]] = []
+        rank = 0
+        for d, score in hits:
+            members = self._members(self._groups[view][d], chain, level)
+            if members:
+                rank += 1
+                out += [(p, score, rank) for p in members]
+                if rank >= depth:
+                    break
+        return out
+
+    def exact_names(self, question: str) -> list[tuple[str, int]]:
+        """(name, distinct-name id) of the item names in the question, longest first,
+        leaving out a name found only inside a longer one already found."""
+        if self._automaton is None:
+            return []
+        found = {value for _, value in self._automaton.iter(question)}
+        kept: list[tuple[str, int]] = []
+        for name, d in sorted(found, key=lambda x: (-len(x[0]), x[1])):
+            if not any(name in n for n, _ in kept):
+                kept.append((name, d))
+        return kept
+
+    def search(self, question: str, k: int = 10, mode: str = "hybrid",
+               area: str | None = None, level: str | None = None, library=None) -> SearchResult:
         """``mode``: hybrid | dense | bm25 (the last two for ``eval --compare``).
+        ``area``: a site's 行政区划代码, only items serving it; ``level``: 省 | 市 | 县.
         ``library``: the catalogue's question library (``assistant.library.Library``):
         its synonyms join the vocabulary, its nearest curated question is evidence."""
         p = self.params
         t0 = time.perf_counter()
+        chain = area_codes.chain(area_codes.normalize_code(area)) if area else None
         vocab = library.vocabulary if library is not None else self.vocab
         expanded = vocab.expand(question)
         qv = None
-        depth = min(p.depth, len(self.items))
-        dense_hits: list[tuple[int, float]] = []
-        name_hits: list[tuple[int, float]] = []
+        depth = p.depth
+        # a site sees a part of the texts: read deeper so `depth` of them serve it
+        reach = depth if chain is None and level is None else depth * 4
+        dense_hits: list[tuple[int, float, int]] = []
+        name_hits: list[tuple[int, float, int]] = []
         if mode in ("hybrid", "dense"):
             qv = self.embedder.query([expanded])
             t1 = time.perf_counter()
-            for index, hits in ((self.dense, dense_hits), (self.names, name_hits)):
-                D, I = index.search(qv, depth)
-                hits += [(int(i), float(d)) for i, d in zip(I[0], D[0]) if i >= 0]
+            for view, index, hits in (("dense", self.dense, dense_hits), ("names", self.names, name_hits)):
+                D, I = index.search(qv, min(reach, index.ntotal))
+                hits += self._expand(view, [(int(i), float(d)) for i, d in zip(I[0], D[0]) if i >= 0],
+                                     chain, level, depth)
         else:
             t1 = time.perf_counter()
         tokens = self.tokenizer.tokens(expanded)
-        bm25_hits: list[tuple[int, float]] = []
+        bm25_hits: list[tuple[int, float, int]] = []
         if mode in ("hybrid", "bm25"):
             known = [t for t in tokens if t in self.keyword_vocab]
             if known:
                 scores = self.bm25.get_scores(known)
-                top = np.argsort(-scores)[:depth]
-                bm25_hits = [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+                n = min(reach, len(scores))
+                top = np.argpartition(-scores, n - 1)[:n]
+                top = top[np.argsort(-scores[top], kind="stable")]
+                bm25_hits = self._expand("bm25", [(int(i), float(scores[i])) for i in top if scores[i] > 0],
+                                         chain, level, depth)
         t2 = time.perf_counter()
 
         fused: dict[int, Candidate] = {}
@@ -234,19 +356,23 @@ class Retriever:
         def cand(i: int) -> Candidate:
             if i not in fused:
                 it = self.items[i]
-                fused[i] = Candidate(it["code"], it["name"], it["department"], it.get("type"),
-                                     it.get("parent_name"), 0.0)
+                fused[i] = Candidate(
+                    it["code"], it["name"], it["department"], it.get("type"), it.get("parent_name"), 0.0,
+                    department_full=area_codes.department_full(it["department"], it.get("area_code"),
+                                                               self.area_names),
+                    area_code=it.get("area_code"), area=it.get("area"), level=it.get("level"),
+                    base_code=it.get("base_code"))
             return fused[i]
 
-        for rank, (i, s) in enumerate(dense_hits, start=1):
+        for i, s, rank in dense_hits:
             c = cand(i)
             c.dense, c.dense_rank = s, rank
             c.fused += p.w_dense / (p.k + rank)
-        for rank, (i, s) in enumerate(name_hits, start=1):
+        for i, s, rank in name_hits:
             c = cand(i)
             c.dense, c.name_rank = max(s, c.dense or -1.0), rank
             c.fused += p.w_name / (p.k + rank)
-        for rank, (i, s) in enumerate(bm25_hits, start=1):
+        for i, s, rank in bm25_hits:
             c = cand(i)
             c.bm25, c.bm25_rank = s, rank
             c.fused += p.w_bm25 / (p.k + rank)
@@ -255,15 +381,15 @@ class Retriever:
             hit = library.nearest(qv[0])
             if hit and hit[1] >= p.library_cosine:
                 near = {**hit[0], "cosine": round(hit[1], 4)}
-                if near["code"] in self._position:
-                    c = cand(self._position[near["code"]])
+                pos = self._position.get(near["code"])
+                if pos is not None and (chain is None or pos in self._members(
+                        {self.items[pos].get("area_code"): [pos]}, chain, level)):
+                    c = cand(pos)
                     c.library = near["question"]
                     c.fused += p.library
         if mode == "hybrid":
-            seen_names: list[str] = []
-            for name, i in self._names:
-                if name in question and not any(name in s for s in seen_names):
-                    seen_names.append(name)
+            for name, d in self.exact_names(question):
+                for i in self._members(self._exact_groups[d], chain, level):
                     c = cand(i)
                     if not c.exact:
                         c.exact = name
@@ -279,7 +405,10 @@ class Retriever:
                 if roles(c.name) - speaks_as:
                     c.fused -= p.role
         token_set = set(tokens)
-        ranked = sorted(fused.values(), key=lambda c: -c.fused)[:max(k, 5)]
+        ranked = sorted(fused.values(), key=lambda c: -c.fused)
+        if chain is not None:
+            ranked = prefer_own_area(ranked, chain)
+        ranked = ranked[:max(k, 5)]
         for c in ranked:
             name_tokens = set(self.tokenizer.tokens(c.name))
             c.matched = sorted(name_tokens & token_set, key=len, reverse=True)

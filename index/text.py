@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 import jieba
 
+from store.areas import department_local
 from wenban.config import DATA_DIR
 
 jieba.setLogLevel(logging.WARNING)
@@ -33,16 +34,19 @@ STOPWORDS = set("""
 _PUNCT = re.compile(r"[\s，。？！、；：“”‘’（）()《》【】,.?!;:'\"\-—…~～/\\·]+")
 
 
-def item_text(item: dict[str, Any], with_department: bool = True) -> str:
-    """What a citizen might recognise an item by: its name, parent item, aliases,
-    department and type. One line, passed to the embedder as a passage."""
+def item_text(item: dict[str, Any], with_department: bool = True,
+              area_names: dict[str, str] | None = None) -> str:
+    """What a citizen might recognise an item by: its name, parent item, aliases
+    and department. One line, passed to the embedder as a passage. The department
+    is written without its own area's name ("市公安局" for 广州市公安局), so the same
+    item implemented in every city is one text, embedded once."""
     parts = [item["name"]]
     if item.get("parent_name") and item["parent_name"] != item["name"]:
         parts.append(item["parent_name"])
     if item.get("aliases"):
         parts.append("、".join(item["aliases"]))
     if with_department and item.get("department"):
-        parts.append(item["department"])
+        parts.append(department_local(item["department"], item.get("area_code"), area_names))
     return "；".join(parts)
 
 

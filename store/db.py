@@ -31,9 +31,12 @@ log = logging.getLogger("wenban.store")
 from store import audit
 
 # Item fields, in the order a guide presents them. Lists are stored as JSON.
+# level is 省/市/县, area the area's own name (广州市), area_code its 6-digit
+# 行政区划代码, base_code the basic item (基本目录) shared by its implementations
+# at several levels (三级四同); see store/areas.py.
 ITEM_TEXT_FIELDS = [
     "code", "name", "parent_code", "parent_name", "variant", "type", "level", "area",
-    "department", "legal_basis", "conditions", "time_limit_legal", "time_limit_promised",
+    "area_code", "base_code", "department", "legal_basis", "conditions", "time_limit_legal", "time_limit_promised",
     "fee", "place", "office_hours", "phone", "complaint_phone", "url", "online",
     "online_booking", "platform", "courier", "visits", "result",
 ]
@@ -187,6 +190,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         {"catalogue": str, **{f: str for f in ITEM_FIELDS}, "content_hash": str},
         pk=("catalogue", "code"), if_not_exists=True,
     )
+    # stores made before areas were read lack the new columns: add them (NULL until re-imported)
+    have = {c.name for c in db["items"].columns}
+    for f in ITEM_FIELDS:
+        if f not in have:
+            db["items"].add_column(f, str)
     db["items"].create_index(["catalogue", "department"], if_not_exists=True)
     db["feedback"].create(
         {"id": int, "at": str, "session_id": str, "catalogue": str, "answer_code": str,
@@ -285,6 +293,33 @@ def decode_item(row: dict[str, Any]) -> dict[str, Any]:
 def items(db: sqlite_utils.Database, catalogue: str) -> list[dict[str, Any]]:
     return [decode_item(r) for r in db.query(
         "select * from items where catalogue = ? order by code", [catalogue])]
+
+
+SEARCH_FIELDS = ["code", "name", "parent_name", "department", "type", "level", "area", "area_code",
+                 "base_code", "aliases"]
+
+
+def search_items(db: sqlite_utils.Database, catalogue: str) -> list[dict[str, Any]]:
+    """Only what search needs of each item (a province has ~150k; guides stay on disk)."""
+    out = []
+    for r in db.execute(f"select {', '.join(SEARCH_FIELDS)} from items where catalogue = ? order by code",
+                        [catalogue]):
+        it = dict(zip(SEARCH_FIELDS, r))
+        it["aliases"] = json.loads(it["aliases"]) if it["aliases"] else None
+        out.append(it)
+    return out
+
+
+def catalogues_serving(db: sqlite_utils.Database, code: str) -> list[str]:
+    """The catalogues with items serving area ``code`` (its own or the areas above;
+    an item without an area serves every area of its catalogue)."""
+    from .areas import chain
+
+    areas = chain(code)
+    marks = ", ".join("?" for _ in areas)
+    return [r[0] for r in db.execute(
+        f"select distinct catalogue from items where area_code in ({marks}) or area_code is null "
+        f"order by catalogue", areas)]
 
 
 def get_item(db: sqlite_utils.Database, catalogue: str, code: str) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
+from . import areas
 from .urls import safe_url
 from .db import ITEM_LIST_FIELDS, ITEM_TYPES, TYPE_SYNONYMS, CatalogueData
 
@@ -182,10 +183,19 @@ def load_guangan(path: Path, name: str = "guangan", limits: Limits = DEFAULT_LIM
                     errors.append(RowError(fname, where, "link", "link has no itemCode"))
                     continue
                 task_type = (query.get("taskType") or [None])[0]
+                try:
+                    area = areas.normalize_code((query.get("areaCode") or [None])[0])
+                except areas.BadArea as e:
+                    errors.append(RowError(fname, where, "link", f"areaCode: {e}"))
+                    continue
                 items.append({
                     "code": code, "name": iname, "parent_name": parent,
-                    "type": GUANGAN_TASK_TYPES.get(task_type or ""), "level": "区县级",
-                    "area": "四川省广安市广安区", "department": dname, "url": link,
+                    "type": GUANGAN_TASK_TYPES.get(task_type or ""),
+                    "level": areas.level_of(area) if area else None,
+                    "area": areas.area_name(area), "area_code": area,
+                    # the itemCode starts with the basic item's code: 511Z07001006-511602000000-…
+                    "base_code": code.split("-")[0] if "-" in code else None,
+                    "department": dname, "url": link,
                 })
     _check_rows(len(items), fname, limits)
     _check_unique(items, fname, errors)
@@ -253,13 +263,22 @@ def load_guangdong(path: Path, name: str = "guangdong", limits: Limits = DEFAULT
             aliases += split_list(r.get(key), r"[，,、；;]") or []
         parent = clean(r.get("parentCatalogName"))
         variant = clean(r.get("subTaskName"))
+        try:
+            area = areas.normalize_code(clean(r.get("AREACODE")))
+            level = areas.normalize_level(clean(r.get("matter_level")))
+        except areas.BadArea as e:
+            errors.append(RowError(fname, lineno, "AREACODE/matter_level", str(e)))
+            continue
         items.append({
             "code": code, "name": iname,
             "parent_code": clean(r.get("parentCatalogId")),
             "parent_name": parent if parent != iname else None,
             "variant": variant.strip("（）()") if variant else None,
             "type": normalize_type(clean(r.get("TASK_TYPE_TEXT"))),
-            "level": clean(r.get("matter_level")), "area": clean(r.get("AREA_CODE_TEXT")),
+            "level": level or (areas.level_of(area) if area else None),
+            "area": (areas.name_from_text(area, clean(r.get("AREA_CODE_TEXT"))) if area else None)
+            or clean(r.get("AREA_CODE_TEXT")),
+            "area_code": area, "base_code": clean(r.get("CATAID")),
             "department": dept,
             "co_departments": split_list(r.get("co_department"), r"[、，,；;]"),
             "service_object": split_list(r.get("service_object_name")),
@@ -299,7 +318,9 @@ GENERIC_COLUMNS: dict[str, list[str]] = {
     "variant": ["情形", "办理情形", "业务办理项"],
     "type": ["事项类型", "类型", "权力类型"],
     "level": ["行使层级", "层级"],
-    "area": ["区域", "实施区域"],
+    "area": ["区域", "实施区域", "行政区划名称"],
+    "area_code": ["行政区划代码", "区划代码", "区域编码"],
+    "base_code": ["基本目录编码", "目录编码"],
     "department": ["实施机构", "实施主体", "办理部门", "部门"],
     "co_departments": ["共同实施机构", "联办机构"],
     "legal_basis": ["设定依据", "法律依据"],
@@ -436,6 +457,18 @@ def load_generic(path: Path, name: str, title: str | None = None,
         for fld in REQUIRED:
             if not item.get(fld):
                 errors.append(RowError(fname, n, GENERIC_COLUMNS[fld][0], "empty"))
+        try:
+            item["level"] = areas.normalize_level(item.get("level"))
+        except areas.BadArea as e:
+            errors.append(RowError(fname, n, "行使层级", str(e)))
+        try:
+            item["area_code"] = areas.normalize_code(item.get("area_code"))
+        except areas.BadArea as e:
+            errors.append(RowError(fname, n, "行政区划代码", str(e)))
+            item["area_code"] = None
+        if item["area_code"]:
+            item["level"] = item.get("level") or areas.level_of(item["area_code"])
+            item["area"] = item.get("area") or areas.area_name(item["area_code"])
         item["type"] = normalize_type(item.get("type"))
         if item["type"] and item["type"] not in ITEM_TYPES:
             errors.append(RowError(fname, n, "事项类型",

@@ -160,13 +160,15 @@ def cmd_ask(args, settings: Settings) -> int:
 
     if args.jsonl:
         assistant = Assistant(settings, log=_log)
+        if args.site:
+            args.catalogue = assistant.site(args.site, args.catalogue).catalogue
         assistant.catalogue(args.catalogue)
         for n, line in enumerate(sys.stdin, start=1):
             line = line.rstrip("\n")
             if not line.strip():
                 continue
             try:
-                out = assistant.ask(line, args.catalogue)
+                out = assistant.ask(line, args.catalogue, site=args.site)
             except BadQuestion as e:
                 out = {"status": "error", "line": n, "question": line, "error": str(e)}
             print(json.dumps(out, ensure_ascii=False), flush=True)
@@ -178,7 +180,7 @@ def cmd_ask(args, settings: Settings) -> int:
 
     check_question(args.question)  # refuse bad input before loading the model
     assistant = Assistant(settings, log=_log)
-    out = assistant.ask(args.question, args.catalogue)
+    out = assistant.ask(args.question, args.catalogue, site=args.site)
     print(json.dumps(out, ensure_ascii=False, indent=2) if args.json else render_card(out))
     return 0
 
@@ -387,7 +389,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ask", help="answer one question (or --jsonl: one a line from stdin)")
     s.add_argument("question", nargs="?")
-    s.add_argument("--catalogue", "-c", required=True)
+    s.add_argument("--catalogue", "-c", help="required unless --site names it")
+    s.add_argument("--site", "-s", help="a configured site or a 行政区划代码: only items serving its area")
     s.add_argument("--json", action="store_true", help="print the answer as JSON")
     s.add_argument("--jsonl", action="store_true", help="read questions from stdin, one JSON answer a line")
     s.set_defaults(func=cmd_ask)
@@ -454,6 +457,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from assistant.answer import BadQuestion, UnknownCatalogue
+    from assistant.sites import BadSite
     from index.build import BuildError
     from store.importers import ImportFailed
 
@@ -461,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         return args.func(args, settings)
-    except (BadQuestion, UnknownCatalogue, ImportFailed, BuildError, FileNotFoundError, ValueError) as e:
+    except (BadQuestion, UnknownCatalogue, BadSite, ImportFailed, BuildError, FileNotFoundError, ValueError) as e:
         _log(f"wenban: {e}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
