@@ -131,9 +131,13 @@ def open_db(path: str | Path, busy_ms: int = 10_000):
     if not {"catalogues", "items", "feedback", "unanswered", "sessions"} <= set(db.table_names()):
         with write(db):
             ensure_schema(db)
-    if "question" not in db["feedback"].columns_dict:  # a store made before feedback kept the question
+    # stores made by older versions lack newer columns: add them (NULL until re-imported)
+    missing = [("items", f) for f in ITEM_FIELDS if f not in db["items"].columns_dict]
+    missing += [("feedback", "question")] if "question" not in db["feedback"].columns_dict else []
+    if missing:
         with write(db):
-            db["feedback"].add_column("question", str)
+            for table, col in missing:
+                db[table].add_column(col, str)
     return db
 
 
@@ -190,11 +194,6 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         {"catalogue": str, **{f: str for f in ITEM_FIELDS}, "content_hash": str},
         pk=("catalogue", "code"), if_not_exists=True,
     )
-    # stores made before areas were read lack the new columns: add them (NULL until re-imported)
-    have = {c.name for c in db["items"].columns}
-    for f in ITEM_FIELDS:
-        if f not in have:
-            db["items"].add_column(f, str)
     db["items"].create_index(["catalogue", "department"], if_not_exists=True)
     db["feedback"].create(
         {"id": int, "at": str, "session_id": str, "catalogue": str, "answer_code": str,
