@@ -29,7 +29,7 @@ WHY = {400: "malformed request (body, header or encoding)", 401: "admin token mi
 
 # statuses a route gives beyond those every route of its kind gives
 EXTRA = {"/api/v1/items/{code}": {409}, "/api/v1/ask": {503}, "/api/v1/search": {503}, "/readyz": {503},
-         "/api/v1/admin/catalogues/{name}/reindex": {500, 503}}
+         "/api/v1/admin/catalogues/{name}/reindex": {500, 503}, "/api/v1/admin/evaluations": {409}}
 
 
 class ErrorBody(BaseModel):

@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import fastapi_offline
@@ -156,7 +156,8 @@ def quality(request: Request) -> dict[str, Any]:
 
 class Handled(BaseModel):
     kind: Literal["unanswered", "feedback"]
-    ids: list[int] = Field(..., min_length=1, max_length=2000)
+    # row ids are SQLite rowids: bounded, so a fuzzer's 2**70 is a 422, not an overflow
+    ids: list[Annotated[int, Field(ge=1, le=2**53)]] = Field(..., min_length=1, max_length=500)
     handled: bool = True
 
 
@@ -180,7 +181,12 @@ def mark_handled(req: Handled, request: Request) -> dict[str, Any]:
     return {"kind": req.kind, "ids": req.ids, "handled": req.handled}
 
 
-@router.get("/api/v1/admin/quality/export", dependencies=[Depends(require_admin)])
+class CSVResponse(Response):
+    media_type = "text/csv"
+
+
+@router.get("/api/v1/admin/quality/export", dependencies=[Depends(require_admin)], response_class=CSVResponse,
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 def export(request: Request, kind: Literal["unanswered", "feedback"] = "unanswered") -> Response:
     """CSV (UTF-8 with BOM, so Excel reads the Chinese) of every row, handled ones included."""
     db = ctx(request).assistant().db

@@ -349,7 +349,10 @@ class Assistant:
             if curated:
                 answer["not_found"]["reason"] = "out_of_scope_curated"
         if dispatch:  # 诉求 are routed to the department that handles them (assistant/dispatch.py)
-            attach_dispatch(answer, self.db, catalogue, text)
+            try:
+                attach_dispatch(answer, self.db, catalogue, text)
+            except store.StoreUnavailable:
+                pass  # the store is down and no router is loaded yet: the service answer alone
         res.timings["compose"] = (time.perf_counter() - t1) * 1000
         answer["timings_ms"] = {k: round(v, 2) for k, v in res.timings.items()}
         answer["timings_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 2)

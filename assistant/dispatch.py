@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from sklearn.svm import LinearSVC
 
 from assistant.privacy import mask
 from store import dispatch as ds
+from store.db import StoreUnavailable
 from wenban.config import DATA_DIR
 
 CALIBRATION = DATA_DIR / "dispatch" / "calibration.json"
@@ -215,12 +217,32 @@ _ROUTERS: dict[tuple[str, str, int, int, int], Router] = {}
 _LOCK = threading.Lock()
 
 
+_RECENT: dict[tuple[str, str], tuple[float, int, Router]] = {}  # (store, catalogue) → (checked at, writes, router)
+_SCHEMA_READY: set[str] = set()
+CHECK_EVERY = 2.0  # seconds: versions are read at most this often per catalogue, not on every question
+
+
 def router_for(db, catalogue: str) -> Router:
-    """A cached router, rebuilt when the dispatch catalogue, history or corrections change."""
-    ds.ensure_schema(db)
-    n_corr = db.execute("select count(*) from dispatch_corrections where catalogue = ?", [catalogue]).fetchone()[0]
-    key = (_where(db), catalogue, ds.version(db, catalogue, "categories"), ds.version(db, catalogue, "history"),
-           n_corr)
+    """A cached router, rebuilt when the dispatch catalogue, history or corrections change.
+    The versions are looked at every ``CHECK_EVERY`` seconds; with the store down the last
+    router keeps routing."""
+    where = _where(db)
+    now = time.monotonic()
+    recent = _RECENT.get((where, catalogue))
+    if recent and now - recent[0] < CHECK_EVERY and recent[1] == ds.changes:
+        return recent[2]
+    try:
+        if where not in _SCHEMA_READY:
+            ds.ensure_schema(db)
+            _SCHEMA_READY.add(where)
+        n_corr = db.execute("select count(*) from dispatch_corrections where catalogue = ?",
+                            [catalogue]).fetchone()[0]
+        key = (where, catalogue, ds.version(db, catalogue, "categories"), ds.version(db, catalogue, "history"),
+               n_corr)
+    except StoreUnavailable:
+        if recent:
+            return recent[2]
+        raise
     with _LOCK:
         r = _ROUTERS.get(key)
     if r is None:
@@ -229,6 +251,7 @@ def router_for(db, catalogue: str) -> Router:
             for k in [k for k in _ROUTERS if k[:2] == key[:2]]:
                 del _ROUTERS[k]
             _ROUTERS[key] = r
+    _RECENT[(where, catalogue)] = (now, ds.changes, r)
     return r
 
 

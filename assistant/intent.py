@@ -47,7 +47,7 @@ def service_cues(text: str) -> list[str]:
 
 
 def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
-              service_item_name: str | None = None, min_similarity: float = 0.12) -> str:
+              service_item_name: str | None = None, min_similarity: float = 0.2) -> str:
     """"service" | "complaint" | "both" | "out_of_scope".
 
     * a message over 40 Chinese characters that does not ask how to apply for something → complaint;

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
-from store.db import write
+from store.db import StoreUnavailable, write
 
 
 @dataclass
@@ -122,6 +123,12 @@ class StoreSessions:
     def save(self, sess: Session) -> None:
         sess.last = time.time()
         db = self._table()
+        try:
+            self._save(db, sess)
+        except sqlite3.Error as e:  # disk full, locked too long: said as the store being unavailable
+            raise StoreUnavailable(str(e)) from None
+
+    def _save(self, db, sess: Session) -> None:
         with write(db):  # queued like every write (BEGIN IMMEDIATE on SQLite)
             db["sessions"].upsert({"id": sess.id, "catalogue": sess.catalogue, "state": sess.state(),
                                    "last": sess.last}, pk="id")

@@ -24,6 +24,8 @@ from typing import Any
 
 import sqlite_utils
 
+from store.db import write as write_tx
+
 from store.db import open_db  # noqa: F401  (re-exported for callers of this module)
 from store.importers import ImportFailed, RowError, _read_rows, clean, split_list
 from wenban.config import DATA_DIR
@@ -45,6 +47,16 @@ COMMAND_CENTRE_TYPE = "指挥中心"
 
 
 # ---------------------------------------------------------------- schema --
+
+# Writes made by this process (the router re-reads versions at once after one;
+# other processes' writes are seen within the router's check interval).
+changes = 0
+
+
+def _changed() -> None:
+    global changes
+    changes += 1
+
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     db["dispatch_categories"].create(
@@ -109,8 +121,10 @@ def set_override(db: sqlite_utils.Database, catalogue: str, department: str, typ
     if type_ not in department_types():
         raise ValueError(f"未知的部门类型 {type_!r} / unknown department type {type_!r} "
                          f"(known: {', '.join(department_types())})")
-    db["dispatch_type_overrides"].upsert({"catalogue": catalogue, "department": department, "type": type_},
-                                         pk=("catalogue", "department"))
+    with write_tx(db):
+        db["dispatch_type_overrides"].upsert({"catalogue": catalogue, "department": department, "type": type_},
+                                             pk=("catalogue", "department"))
+    _changed()
 
 
 # ------------------------------------------------------------ categories --
@@ -193,11 +207,12 @@ def _versioned(db, catalogue: str, kind: str, rows: list[dict[str, Any]], write)
         return {"catalogue": catalogue, "kind": kind, "version": last[0]["version"], "rows": len(rows),
                 "unchanged": True}
     version = (last[0]["version"] if last else 0) + 1
-    with db.atomic():
+    with write_tx(db):
         write()
         db["dispatch_versions"].insert({"catalogue": catalogue, "kind": kind, "version": version,
                                         "content_hash": digest, "rows": len(rows),
                                         "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    _changed()
     return {"catalogue": catalogue, "kind": kind, "version": version, "rows": len(rows), "unchanged": False}
 
 
@@ -305,8 +320,9 @@ def add_correction(db: sqlite_utils.Database, catalogue: str, question: str, cat
     ensure_schema(db)
     row = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "catalogue": catalogue,
            "question": question, "category": json.dumps(category, ensure_ascii=False), "session_id": session_id}
-    with db.atomic():
+    with write_tx(db):
         pk = db["dispatch_corrections"].insert(row).last_pk
+    _changed()
     return {"id": pk, **row, "category": category}
 
 

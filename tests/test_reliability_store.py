@@ -86,10 +86,14 @@ def test_the_api_answers_every_concurrent_feedback_and_not_found(rel_client):
     codes: list[int] = []
     lock = threading.Lock()
 
+    # feedback must name a live session and an item it was given (issue 11, contract)
+    a = rel_client.post("/api/v1/ask", json={"question": "孩子刚出生怎么上户口", "catalogue": "guangan"}).json()
+    sid, code = a["session_id"], (a["item"] or a["candidates"][0])["code"]
+
     def post(i: int) -> None:
         for j in range(15):
-            r = rel_client.post("/api/v1/feedback", json={"session_id": SESSION, "answer_code": f"c{i}-{j}",
-                                                          "helpful": False, "comment": "没用"})
+            r = rel_client.post("/api/v1/feedback", json={"session_id": sid, "answer_code": code,
+                                                          "helpful": False, "comment": f"没用 {i}-{j}"})
             with lock:
                 codes.append(r.status_code)
 
@@ -117,11 +121,13 @@ def _disk_full(*args, **kwargs):
 
 def test_full_disk_feedback_is_a_clear_503_and_questions_are_still_answered(rel_client, monkeypatch):
     db = rel_client.app.state.ctx.assistant().db
+    a = rel_client.post("/api/v1/ask", json={"question": "孩子刚出生怎么上户口", "catalogue": "guangan"}).json()
     before_fb, before_q = db["feedback"].count, db["unanswered"].count
     failures = store.log_failures
     monkeypatch.setattr("sqlite_utils.db.Table.insert", _disk_full)
 
-    r = rel_client.post("/api/v1/feedback", json={"session_id": SESSION, "answer_code": "x", "helpful": True})
+    r = rel_client.post("/api/v1/feedback", json={"session_id": a["session_id"], "catalogue": "guangan",
+                                                  "answer_code": a["item"]["code"], "helpful": True})
     assert r.status_code == 503
     assert "反馈未能保存" in r.json()["detail"] and "could not be saved" in r.json()["detail"]
     r = rel_client.post("/api/v1/ask", json={"question": "推荐一部好看的电影", "catalogue": "guangan"})

@@ -32,7 +32,10 @@ def api_schema(settings, assistant):
         # A question of only punctuation or symbols is refused with 422 ("问题只有标点或符号"):
         # "has a letter or digit of any script" cannot be said in JSON Schema, so valid-looking
         # data may be refused with that documented 422.
-        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "409", "422", "503"]}},
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "404", "409", "422", "503"]},
+                   # a schema-violating body may also be too large: 413 before parsing is a rejection
+                   "negative_data_rejection": {"expected-statuses": [
+                       "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]}},
     })
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
