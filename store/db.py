@@ -310,15 +310,15 @@ def search_items(db: sqlite_utils.Database, catalogue: str) -> list[dict[str, An
 
 
 def catalogues_serving(db: sqlite_utils.Database, code: str) -> list[str]:
-    """The catalogues with items serving area ``code`` (its own or the areas above;
-    an item without an area serves every area of its catalogue)."""
+    """The catalogues whose items name area ``code`` or an area above it. A list whose
+    items name no area (a hall's own list) is not served by area codes: ask it by
+    catalogue, without a site."""
     from .areas import chain
 
     areas = chain(code)
     marks = ", ".join("?" for _ in areas)
     return [r[0] for r in db.execute(
-        f"select distinct catalogue from items where area_code in ({marks}) or area_code is null "
-        f"order by catalogue", areas)]
+        f"select distinct catalogue from items where area_code in ({marks}) order by catalogue", areas)]
 
 
 def get_item(db: sqlite_utils.Database, catalogue: str, code: str) -> dict[str, Any] | None:
