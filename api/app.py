@@ -39,7 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import audit
 from api.admission import Admission
 from api import dispatch as dispatch_routes
-from api.deps import Context, error, no_index, require_admin
+from api.deps import Context, error, import_failed, no_index, require_admin, save_upload
 from api.library import router as library_router
 from api.watch import Watcher, build_lock
 from api.openapi import bilingual, declare_errors
@@ -296,21 +296,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         path = settings.uploads_dir / f"upload-{secrets.token_hex(8)}{suffix}"
         try:
-            size = 0
-            with open(path, "wb") as out:
-                while chunk := await file.read(1 << 20):
-                    size += len(chunk)
-                    if size > MAX_IMPORT_BYTES:
-                        raise error(413, "文件过大", f"file over {MAX_IMPORT_BYTES >> 20} MiB")
-                    out.write(chunk)
+            await save_upload(file, path, MAX_IMPORT_BYTES)
             try:
                 data = await run_in_threadpool(load_file, path, format, name, Limits.from_settings(settings))
             except ImportFailed as e:
-                return JSONResponse(status_code=422, content={
-                    "detail": "导入失败，未写入任何数据 / import failed, nothing was written",
-                    "error_count": e.total, "shown": len(e.errors),
-                    "errors": [{"file": file.filename, "row": err.row, "field": err.field, "reason": err.reason}
-                               for err in e.errors]})
+                return import_failed(e, file.filename)
             except ValueError as e:
                 raise error(422, "格式不支持", str(e)) from None
         finally:

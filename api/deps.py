@@ -18,19 +18,43 @@ from __future__ import annotations
 
 import secrets
 import threading
+from pathlib import Path
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.answer import Assistant, UnknownCatalogue
 from assistant.dialogue import Dialogue
 from assistant.sessions import StoreSessions
+from store.importers import ImportFailed
 from wenban.config import Settings
 
 
 def error(status: int, zh: str, en: str) -> HTTPException:
     """An HTTP error whose ``detail`` says why in Chinese and English."""
     return HTTPException(status, f"{zh} / {en}")
+
+
+async def save_upload(file: UploadFile, path: Path, cap: int) -> None:
+    """Stream an upload to ``path`` in 1 MiB chunks; 413 as soon as it passes ``cap`` bytes."""
+    size = 0
+    with open(path, "wb") as out:
+        while chunk := await file.read(1 << 20):
+            size += len(chunk)
+            if size > cap:
+                raise error(413, "文件过大", f"file over {cap >> 20} MiB")
+            out.write(chunk)
+
+
+def import_failed(e: ImportFailed, filename: str | None) -> JSONResponse:
+    """An all-or-nothing import that failed: 422 with each row's problem (the first
+    ones, and how many in all)."""
+    return JSONResponse(status_code=422, content={
+        "detail": "导入失败，未写入任何数据 / import failed, nothing was written",
+        "error_count": e.total, "shown": len(e.errors),
+        "errors": [{"file": filename, "row": err.row, "field": err.field, "reason": err.reason}
+                   for err in e.errors]})
 
 
 def no_index(catalogue: str) -> HTTPException:

@@ -18,10 +18,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import ctx, error, require_admin
+from api.deps import ctx, error, import_failed, require_admin, save_upload
 from assistant.answer import MAX_QUESTION_CHARS, BadQuestion, check_question
 from assistant.dispatch import router_for, summary
 from assistant.privacy import mask
@@ -94,20 +93,11 @@ async def _upload(request: Request, catalogue: str, file: UploadFile, load, stor
     suffix = Path(file.filename or "upload.csv").suffix.lower()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
-        size = 0
-        with open(path, "wb") as out:
-            while chunk := await file.read(1 << 20):
-                size += len(chunk)
-                if size > MAX_IMPORT_BYTES:
-                    raise error(413, "文件过大", f"file over {MAX_IMPORT_BYTES >> 20} MiB")
-                out.write(chunk)
+        await save_upload(file, path, MAX_IMPORT_BYTES)
         try:
             rows = await run_in_threadpool(load, path)
         except ImportFailed as e:
-            return JSONResponse(status_code=422, content={
-                "detail": "导入失败，未写入任何数据 / import failed, nothing was written",
-                "errors": [{"file": file.filename, "row": err.row, "field": err.field, "reason": err.reason}
-                           for err in e.errors]})
+            return import_failed(e, file.filename)
     return await run_in_threadpool(lambda: store(_db(request), catalogue, rows))
 
 
