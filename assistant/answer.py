@@ -450,4 +450,7 @@ def render_card(answer: dict[str, Any]) -> str:
     others = answer["candidates"][1:4]
     if others:
         lines.append("其他可能的事项：" + "；".join(f"{c['name']}（{c['department']}）" for c in others))
+    if answer.get("dispatch"):  # intent "both": the matter can also be raised as a 诉求
+        lead = answer["dispatch"]["lead"]["department"]
+        lines.append(f"如要反映问题：{lead}" + ("（由指挥中心分拨）" if answer["dispatch"]["to_command_centre"] else "负责处理"))
     return "\n".join(lines)

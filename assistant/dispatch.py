@@ -262,8 +262,9 @@ def summary(text: str, limit: int = 60) -> str:
 
 
 def attach(answer: dict[str, Any], db, catalogue: str, text: str) -> dict[str, Any]:
-    """Tell the question apart (``intent``) and, for a 诉求, route it: the answer's
-    status becomes "dispatch" with a ``dispatch`` block. Called by ``Assistant.ask``."""
+    """Tell the question apart (``intent``) and, for a 诉求, route it: a complaint's
+    status becomes "dispatch" with a ``dispatch`` block; for "both" the service answer
+    stays (status answer/clarify) and carries the block too. Called by ``Assistant.ask``."""
     from assistant.intent import intent_of
     from assistant.workorder import extract
 
@@ -278,11 +279,14 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str) -> dict[str, A
         block["extracted"] = extract(mask(text))
         block["summary"] = summary(text)
         answer["dispatch"] = block
-        answer["status"] = "dispatch"
-        answer.pop("clarify", None)
-        answer.pop("not_found", None)
         if intent == "complaint":
+            answer["status"] = "dispatch"
             answer["item"] = None
+            answer.pop("clarify", None)
+            answer.pop("not_found", None)
+        # "both": the catalogue has an item that handles this very matter (消费纠纷调解,
+        # 劳动人事争议仲裁申请): its card (or the clarify) is the answer, the dispatch
+        # block rides along for the operator and for the card's "反映" lines
     return answer
 
 

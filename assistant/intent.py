@@ -26,7 +26,8 @@ COMPLAINT = re.compile(
 # Asking how to get something done at a window.
 SERVICE = re.compile(
     r"办理|怎么办|咋办|如何办|申请|申领|材料|手续|证件|证明|登记|领取|补办|换领|注册|备案|审批|许可|开具|"
-    r"去哪办|在哪办|哪里办|需要带|要带|多久能|办.{0,4}证|缴纳|缴费|查询|预约|报名|认定|补贴怎么")
+    r"去哪办|在哪办|哪里办|需要带|要带|多久能|办.{0,4}证|缴纳|缴费|查询|预约|报名|认定|补贴怎么|"
+    r"换新|换证|续期|延期|到期")
 
 
 # An explicit ask for how to get something done, which keeps a long message a service question.
@@ -38,8 +39,16 @@ LONG_MESSAGE = 40
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+# A document that expires is a renewal to apply for, not a complaint (身份证过期了,
+# 驾照快到期); expired food or medicine stays a complaint.
+DOCUMENT_EXPIRY = re.compile(r"(证|照|卡|签注|执照|牌)[^，。,；;]{0,4}(过期|到期)")
+
+
 def complaint_cues(text: str) -> list[str]:
-    return sorted({m.group(0) for m in COMPLAINT.finditer(text)})
+    cues = {m.group(0) for m in COMPLAINT.finditer(text)}
+    if DOCUMENT_EXPIRY.search(text):
+        cues.discard("过期")
+    return sorted(cues)
 
 
 def service_cues(text: str) -> list[str]:

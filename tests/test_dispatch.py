@@ -186,6 +186,20 @@ def test_attach_turns_a_complaint_into_a_dispatch_answer(db):
     assert "not_found" not in answer and d["how_to_raise"] and d["prepare"]
 
 
+def test_attach_keeps_the_service_card_when_the_item_handles_the_matter(db):
+    item = {"code": "X1", "name": "消费纠纷调解", "department": "区市场监管局"}
+    answer = {"status": "answer", "candidates": [item], "item": dict(item)}
+    attach(answer, db, "hall", "我要投诉商家，消费纠纷调解怎么申请")
+    assert answer["intent"] == "both" and answer["status"] == "answer"
+    assert answer["item"]["name"] == "消费纠纷调解" and answer["dispatch"]["lead"]["department"]
+
+
+def test_an_expired_document_is_a_renewal_and_expired_food_a_complaint():
+    assert intent_of("身份证过期了要换新的", True, 0.3) == "service"
+    assert intent_of("驾照快到期了", True, 0.3) == "service"
+    assert intent_of("超市卖过期牛奶", True, 0.3) == "complaint"
+
+
 def test_intent_split():
     assert intent_of("老板拖欠工资", False, 0.5) == "complaint"
     assert intent_of("我想申请低保", True, 0.3) == "service"

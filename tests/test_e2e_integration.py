@@ -47,6 +47,16 @@ def test_a_complaint_gets_its_own_card(server, page):
     assert "负责处理" in text and "12345" in text and "请准备好" in text
 
 
+def test_a_complaint_with_its_own_item_shows_the_item_and_who_handles_it(server, page):
+    q = "老板拖欠工资申请劳动仲裁"
+    a = httpx.post(server + "/api/v1/ask", json={"question": q, "catalogue": "guangan"}).json()
+    assert a["intent"] == "both" and a["status"] == "answer" and a["dispatch"]
+    kiosk_ask(page, server, "guangan", q)
+    page.wait_for_selector("#answer")
+    assert a["item"]["name"] in page.inner_text("#answer")
+    assert a["dispatch"]["lead"]["department"] in page.inner_text("#also-raise")
+
+
 def test_operator_dispatch_view_and_correction(server, page):
     page.goto(server + "/operator")
     page.wait_for_selector("#cat option[value=guangan]", state="attached")

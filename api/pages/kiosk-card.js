@@ -113,3 +113,14 @@ function dispatchCard(a, desk) {
     <h3>怎么反映</h3><ul>${how.map((h) => `<li>${h}</li>`).join("")}</ul>
     <h3>请准备好</h3><ul class="checklist">${prep.map((p) => `<li>${p}</li>`).join("")}</ul></div>`;
 }
+
+// A 诉求 that the catalogue also has an item for (intent "both", e.g. 消费纠纷调解):
+// the item card is the answer; this says who handles the matter if they want to raise it.
+function alsoRaise(a) {
+  const d = a.dispatch;
+  if (!d || a.status === "follow_up") return "";
+  const lead = (d.lead || {}).department;
+  return `<div class="card" id="also-raise"><h3>如果您要反映这个问题</h3>
+    ${lead ? `<p>负责处理：<b>${esc(lead)}</b>${d.to_command_centre ? "（由 12345 热线转给负责的部门）" : ""}</p>` : ""}
+    ${d.how_to_raise && d.how_to_raise.length ? `<ul>${d.how_to_raise.map((h) => `<li>${esc(h)}</li>`).join("")}</ul>` : ""}</div>`;
+}

@@ -134,7 +134,7 @@ function show(a) {
   }
   const lead = a.status === "follow_up"
     ? `<div class="card" id="followup"><p class="muted">${esc(a.item.name)}</p><h2>${esc(a.follow_up.text)}</h2></div>` : "";
-  put(lead + answerCard(a.item, {kioskMode: state.kioskMode, desk: desk()}) + alternatives(a));
+  put(lead + answerCard(a.item, {kioskMode: state.kioskMode, desk: desk()}) + alsoRaise(a) + alternatives(a));
   wire(a.item, a.question);
 }
 

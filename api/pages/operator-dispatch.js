@@ -27,7 +27,7 @@ async function dispatchView() {
   box.innerHTML = "派单分析中…";
   const a = await postJSON("/api/v1/ask", {question: q, catalogue: cat});
   if (my !== op.gen) return;
-  if (a.status !== "dispatch" || !a.dispatch) {
+  if (!a.dispatch) {  // a 诉求 ("complaint"), or a service item that handles one ("both")
     box.innerHTML = `<h3>派单</h3><p>这条来电没有被识别为诉求${a.intent ? `（识别为：${esc(a.intent)}）` : ""}，按办事咨询处理。</p>`;
     return;
   }
