@@ -72,10 +72,11 @@ class Embedder:
         # stay on torch, so an index serves whichever is chosen (id unchanged).
         self.backend = settings.embed_backend
         self._onnx = None
-        if self.backend == "onnx":  # exported from the fp32 weights, before the bf16 cast below
+        if self.backend.startswith("onnx"):  # exported from the fp32 weights, before the bf16 cast below
             from .backends import OnnxQueryEncoder
 
-            self._onnx = OnnxQueryEncoder.load(self.model, self.path, threads=settings.threads, log=log)
+            self._onnx = OnnxQueryEncoder.load(self.model, self.path, threads=settings.threads, log=log,
+                                               int8=self.backend == "onnx-int8")
         if settings.embed_dtype == "bf16":
             self.model.to(torch.bfloat16)
         elif settings.embed_dtype != "fp32":
@@ -105,6 +106,11 @@ class Embedder:
         import torch
 
         prompt = (self.model.prompts or {}).get(self._query_prompt) if self._query_prompt else None
+        if self._onnx is not None:
+            # an ONNX Runtime session may run from several threads at once, and it is not
+            # the torch model an index build holds: no lock, no waiting behind a build
+            out = self._onnx.encode([(prompt or "") + t for t in texts])
+            return self._finish(out)
         with self._count_lock:
             self._queries_waiting += 1
         try:
@@ -113,14 +119,14 @@ class Embedder:
             with self._count_lock:
                 self._queries_waiting -= 1
         try:
-            if self._onnx is not None:
-                out = self._onnx.encode([(prompt or "") + t for t in texts])
-            else:
-                with torch.inference_mode():
-                    features = self.model.preprocess(list(texts), prompt=prompt)
-                    out = self.model(features)["sentence_embedding"].float().numpy()
+            with torch.inference_mode():
+                features = self.model.preprocess(list(texts), prompt=prompt)
+                out = self.model(features)["sentence_embedding"].float().numpy()
         finally:
             self._lock.release()
+        return self._finish(out)
+
+    def _finish(self, out: np.ndarray) -> np.ndarray:
         if self.adapter is not None:
             out = self.adapter.apply(out)
         out /= np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)

@@ -45,7 +45,11 @@ class Settings:
     model: Path | None = None  # a sentence-transformers folder; None = the converted default
     index_type: str = "flat"  # flat | hnsw | ivf
     embed_dtype: str = "bf16"  # bf16 | fp32, for the query-time model
-    embed_backend: str = "torch"  # torch | onnx: what runs the question embedding
+    # WENBAN_EMBED_BACKEND: what runs the question embedding. onnx (default): ONNX Runtime
+    # on an fp32 export of the model, same vectors as torch (cosine ≥ 0.9999), ~1.6× faster
+    # per question and free-threaded; onnx-int8: int8 matrix products, ~2× faster again,
+    # cosine ≥ 0.99; torch: the model itself (bf16). Index builds always use torch.
+    embed_backend: str = "onnx"
     embed_adapter: Path | None = None  # a query adapter file from `wenban train`; None = base model
     threads: int = 2
     admin_token: str | None = None  # no token: the admin routes are off
@@ -94,7 +98,7 @@ class Settings:
             model=Path(model).resolve() if model else None,
             index_type=env.get("WENBAN_INDEX_TYPE", "flat"),
             embed_dtype=env.get("WENBAN_EMBED_DTYPE", "bf16"),
-            embed_backend=env.get("WENBAN_EMBED_BACKEND", "torch"),
+            embed_backend=env.get("WENBAN_EMBED_BACKEND", "onnx"),
             embed_adapter=_resolve(env.get("WENBAN_EMBED_ADAPTER")),
             threads=int(env.get("WENBAN_THREADS", "2")),
             admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
