@@ -12,7 +12,7 @@ dispatch catalogue and of past work orders.
 
 from __future__ import annotations
 
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +91,19 @@ def list_corrections(request: Request, catalogue: str = Query(..., max_length=64
 async def _upload(request: Request, catalogue: str, file: UploadFile, load, store) -> Any:
     ctx(request).known_catalogue(catalogue)
     suffix = Path(file.filename or "upload.csv").suffix.lower()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
+    # beside the catalogue uploads, so a server killed mid-read leaves nothing the next
+    # start does not sweep (api.app.sweep_uploads)
+    folder = ctx(request).settings.uploads_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"upload-{secrets.token_hex(8)}{suffix}"
+    try:
         await save_upload(file, path, MAX_IMPORT_BYTES)
         try:
             rows = await run_in_threadpool(load, path)
         except ImportFailed as e:
             return import_failed(e, file.filename)
+    finally:
+        path.unlink(missing_ok=True)
     return await run_in_threadpool(lambda: store(_db(request), catalogue, rows))
 
 

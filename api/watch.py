@@ -57,9 +57,11 @@ class Watcher:
         self.store_ok = True
         self.checked_at: float | None = None
         self.errors: dict[str, str] = {}
+        self._failed: dict[str, str] = {}  # build id → why it would not load: tried once, the old one serves
 
     def start(self) -> "Watcher":
         if self.interval > 0:
+            self.assistant.auto_refresh = False  # this thread does the reloading now
             self._thread = threading.Thread(target=self._run, name="wenban-watch", daemon=True)
             self._thread.start()
         return self
@@ -111,7 +113,13 @@ class Watcher:
                 if not is_fresh(self.settings, db, name, a.embedder.id):  # nobody built it meanwhile
                     build_index(self.settings, db, name, a.embedder, log=log.info, progress=False)
         manifest = read_manifest(self.settings, name)
+        if manifest and manifest["build_id"] in self._failed:
+            raise RuntimeError(self._failed[manifest["build_id"]])  # still reported, not retried
         if manifest and manifest["build_id"] != self._serving_build(name):
-            a.reload(name)
+            try:
+                a.reload(name)
+            except Exception as e:
+                self._failed[manifest["build_id"]] = str(e)
+                raise
             log.info("catalogue %s: now serving build %s (version %s)", name, manifest["build_id"],
                      manifest["catalogue_version"])

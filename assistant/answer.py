@@ -181,6 +181,9 @@ class Assistant:
         # noticed within REFRESH_S and loaded in the background, then swapped in
         self._checked: dict[str, float] = {}
         self._tried: set[Path] = set()
+        # A server's Watcher (api/watch.py) follows the store and swaps builds itself
+        # and turns this off, so one process never runs two reload mechanisms.
+        self.auto_refresh = True
         self._lock = threading.Lock()
         self._local = threading.local()  # one SQLite connection per thread
         self.clarify_params = ClarifyParams()
@@ -231,7 +234,8 @@ class Assistant:
                     self._broken[name] = (time.monotonic(), e)
                     raise
                 self._broken.pop(name, None)
-        self._maybe_refresh(name, r)
+        if self.auto_refresh:
+            self._maybe_refresh(name, r)
         return r
 
     REFRESH_S = 2.0

@@ -79,6 +79,8 @@ def test_admin_imports_report_row_errors_as_422(client):
     r = client.post("/api/v1/admin/dispatch/guangan/history", headers=ADMIN,
                     files={"file": ("h.csv", io.BytesIO("内容,处理部门,日期\n路灯坏了,区住建局,不知道\n".encode()), "text/csv")})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "日期"
+    uploads = client.app.state.ctx.settings.uploads_dir  # read there (swept after a crash), then gone
+    assert uploads.is_dir() and not list(uploads.glob("upload-*"))
 
 
 def test_cli_ask_json_dispatches(settings):

@@ -229,3 +229,29 @@ def test_a_server_swaps_in_a_build_made_by_another_process(settings, embedder, t
     while a.retriever("guangan").build_dir == old and time.monotonic() < deadline:
         time.sleep(0.2)
     assert a.retriever("guangan").build_dir.name == new["build_id"]
+
+
+def test_the_watcher_alone_reloads_and_tries_a_damaged_build_once(settings, embedder, tmp_path):
+    """In a server the Watcher follows the store and the assistant's own refresh is off
+    (one mechanism per process); a new build that will not load is tried once, and the
+    old one keeps answering."""
+    from api.watch import Watcher
+
+    s = copy_home(settings, tmp_path / "home")
+    a = Assistant(s, embedder=embedder, log=lambda *a: None)
+    old = a.retriever("guangan").build_dir
+    w = Watcher(a, s, interval=3600).start()  # its thread sleeps: check() is called here
+    try:
+        assert a.auto_refresh is False
+        build_index(s, store.open_db(s.db_path), "guangan", embedder, log=lambda *a: None, progress=False)
+        _flip(current_build(s, "guangan"))
+        tries = []
+        real = a.reload
+        a.reload = lambda name: (tries.append(name), real(name))
+        w.check()
+        w.check()
+        assert tries.count("guangan") == 1 and "checksum" in w.errors["guangan"]
+        assert a.retriever("guangan").build_dir == old
+        assert a.ask("孩子刚出生怎么上户口", "guangan")["candidates"]
+    finally:
+        w.stop()
