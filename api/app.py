@@ -44,7 +44,8 @@ from api.library import router as library_router
 from api.watch import Watcher, build_lock
 from api.openapi import bilingual, declare_errors
 from api.security import Guard
-from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question, spoken_answer
+from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question
+from assistant.card import spoken_answer
 from api.pages_api import router as pages_router
 from api.sites import router as sites_router
 from assistant.sites import BadSite

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from assistant.answer import (FIELD_LABELS, NOT_IN_CATALOGUE, Assistant, check_question, general_steps_note,
-                              material_text)
+from assistant.answer import Assistant, check_question
+from assistant.card import FIELD_LABELS, NOT_IN_CATALOGUE, general_steps_note, material_text
 from assistant.clarify import choose
 from assistant.privacy import mask
 from assistant.sessions import MemorySessions, Session

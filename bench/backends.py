@@ -104,7 +104,7 @@ def main() -> None:
             # one process, `workers` threads asking at once (what uvicorn's thread pool does)
             lat: list[float] = []
 
-            def one(cq):
+            def one(cq, a=a):
                 t = time.perf_counter()
                 a.ask(cq[1], cq[0])
                 lat.append((time.perf_counter() - t) * 1000)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import (GENERAL_STEPS, GUIDE_FIELDS, BadQuestion, UnknownCatalogue, check_question,
-                              item_card, render_card)
+from assistant.answer import BadQuestion, UnknownCatalogue, check_question
+from assistant.card import GENERAL_STEPS, GUIDE_FIELDS, item_card, render_card
 from store import db as store
 
 

@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from assistant.answer import Assistant, item_card
+from assistant.answer import Assistant
+from assistant.card import item_card
 from store import db as store
 from store.importers import ImportFailed, Limits, load_file
 from wenban.config import Settings

@@ -1,6 +1,6 @@
 """The operator's 口径 (``spoken_answer``): read aloud naturally, only what the record holds."""
 
-from assistant.answer import spoken_answer
+from assistant.card import spoken_answer
 
 FULL = {
     "name": "执业药师首次注册", "department": "广东省药品监督管理局", "place": "广州市东风东路753号。",

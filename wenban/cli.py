@@ -156,7 +156,8 @@ def cmd_train(args, settings: Settings) -> int:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from assistant.answer import Assistant, BadQuestion, render_card
+    from assistant.answer import Assistant, BadQuestion
+    from assistant.card import render_card
 
     if args.jsonl:
         assistant = Assistant(settings, log=_log)
@@ -186,7 +187,7 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def render_turn(reply: dict[str, Any]) -> str:
-    from assistant.answer import render_card
+    from assistant.card import render_card
 
     if reply["status"] == "follow_up":
         return reply["follow_up"]["text"]
