@@ -20,293 +20,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlparse
 
 from . import areas
-from .urls import safe_url
-from .db import ITEM_LIST_FIELDS, ITEM_TYPES, TYPE_SYNONYMS, CatalogueData
-
-MAX_IMPORT_BYTES = 64 * 1024 * 1024
-MAX_REPORTED_ERRORS = 100  # an error report lists this many problems, then the count
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What an import may hold; ``Settings`` carries the configured values.
-
-        >>> Limits.from_settings(Settings.from_env())       # doctest: +SKIP
-    """
-
-    max_rows: int = 100_000
-    max_unzipped_bytes: int = 256 * 1024 * 1024
-    max_errors: int = MAX_REPORTED_ERRORS
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "Limits":
-        return cls(settings.import_max_rows, settings.import_max_unzipped_mb * 1024 * 1024,
-                   settings.import_max_errors)
-
-
-DEFAULT_LIMITS = Limits()
-PLACEHOLDERS = {"", "无", "暂无", "/", "-", "—", "--", "null", "None", "NULL"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class RowError:
-    file: str
-    row: int | str
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: row {self.row}: {self.field}: {self.reason}"
-
-
-class ImportFailed(Exception):
-    """Raised with the row problems found; nothing has been written.
-    ``errors`` holds the first ``max_errors`` of them, ``total`` counts all."""
-
-    def __init__(self, errors: list[RowError], max_errors: int = MAX_REPORTED_ERRORS):
-        self.total = len(errors)
-        self.errors = errors[:max_errors]
-        shown = "\n".join(f"  {e}" for e in self.errors)
-        more = f"\n  … and {self.total - len(self.errors)} more" if self.total > len(self.errors) else ""
-        super().__init__(f"import failed, nothing was written ({self.total} problem(s)):\n{shown}{more}")
-
-
-def _url_field(value: Any, fname: str, where: Any, fld: str, errors: list[RowError]) -> str | None:
-    """A link cell: empty → None, http(s) → the link, anything else → a row error."""
-    text = clean(value)
-    if text is None:
-        return None
-    url = safe_url(text)
-    if url is None:
-        errors.append(RowError(fname, where, fld, f"not an http(s) link: {text[:60]!r}"))
-    return url
-
-
-def clean(value: Any) -> str | None:
-    """Text as stored: control characters dropped, placeholders such as "无" → None."""
-    if value is None:
-        return None
-    text = _CONTROL.sub("", str(value)).strip()
-    return None if text in PLACEHOLDERS else text
-
-
-def split_list(value: Any, seps: str = r"[\n；;]") -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        parts = [clean(v) for v in value]
-    else:
-        parts = [clean(v) for v in re.split(seps, str(value))]
-    parts = [p for p in parts if p]
-    return parts or None
-
-
-def normalize_type(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = TYPE_SYNONYMS.get(value, value)
-    return value
-
-
-def read_text(path: Path, max_bytes: int = MAX_IMPORT_BYTES) -> tuple[str, str]:
-    """Decode a text file: UTF-8 (with or without BOM), UTF-16 with BOM, or GBK/GB18030,
-    the encodings Chinese office software writes. Returns (text, encoding)."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ImportFailed([RowError(str(path), "-", "file",
-                                     f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")])
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "utf-16"
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as e:
-        utf8_error = e
-    try:
-        return raw.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        line = raw[: utf8_error.start].count(b"\n") + 1
-        raise ImportFailed([RowError(str(path), line, "file",
-                                     "text is neither UTF-8 nor GBK/GB18030; save the file as UTF-8")]) from None
-
-
-# ---------------------------------------------------------------- guangan --
-
-GUANGAN_TASK_TYPES = {"1": "行政许可", "5": "行政给付", "7": "行政确认", "8": "行政奖励",
-                      "9": "行政裁决", "10": "其他行政权力", "20": "公共服务"}
-
-
-def load_guangan(path: Path, name: str = "guangan", limits: Limits = DEFAULT_LIMITS) -> CatalogueData:
-    text, _ = read_text(path)
-    fname = str(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ImportFailed([RowError(fname, e.lineno, "file", f"not valid JSON: {e.msg}")]) from None
-    if not isinstance(data, list):
-        raise ImportFailed([RowError(fname, "-", "file", "expected a JSON array of departments")])
-    errors: list[RowError] = []
-    items: list[dict[str, Any]] = []
-    depts: list[dict[str, Any]] = []
-    for di, dept in enumerate(data):
-        dname = clean(dept.get("department")) if isinstance(dept, dict) else None
-        if not dname:
-            errors.append(RowError(fname, f"[{di}]", "department", "missing department name"))
-            continue
-        depts.append({"name": dname, "short_name": dname})
-        for gi, group in enumerate(dept.get("items") or []):
-            parent = clean(group.get("main_item"))
-            parent = None if parent == "未分类" else parent
-            for si, sub in enumerate(group.get("sub_items") or []):
-                where = f"[{di}].items[{gi}].sub_items[{si}]"
-                iname = clean(sub.get("name"))
-                raw_link = clean(sub.get("link"))
-                link = _url_field(raw_link, fname, where, "link", errors)
-                if raw_link and link is None:
-                    continue
-                query = parse_qs(urlparse(link).query) if link else {}
-                code = (query.get("itemCode") or [None])[0]
-                if not iname:
-                    errors.append(RowError(fname, where, "name", "empty item name"))
-                if not code:
-                    errors.append(RowError(fname, where, "link", "link has no itemCode"))
-                    continue
-                task_type = (query.get("taskType") or [None])[0]
-                try:
-                    area = areas.normalize_code((query.get("areaCode") or [None])[0])
-                except areas.BadArea as e:
-                    errors.append(RowError(fname, where, "link", f"areaCode: {e}"))
-                    continue
-                items.append({
-                    "code": code, "name": iname, "parent_name": parent,
-                    "type": GUANGAN_TASK_TYPES.get(task_type or ""),
-                    "level": areas.level_of(area) if area else None,
-                    "area": areas.area_name(area), "area_code": area,
-                    # the itemCode starts with the basic item's code: 511Z07001006-511602000000-…
-                    "base_code": code.split("-")[0] if "-" in code else None,
-                    "department": dname, "url": link,
-                })
-    _check_rows(len(items), fname, limits)
-    _check_unique(items, fname, errors)
-    if errors:
-        raise ImportFailed(errors, limits.max_errors)
-    return CatalogueData(name=name, title="四川省广安市广安区政务服务事项", items=items, departments=depts)
-
-
-# -------------------------------------------------------------- guangdong --
-
-def _limit(value: Any) -> str | None:
-    """'30(工作日)' → '30个工作日'; '即办' and other wording kept as written."""
-    text = clean(value)
-    if text is None:
-        return None
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*[（(](工作日|自然日|天|日|个月|月)[)）]", text)
-    if m:
-        num, unit = m.groups()
-        return f"{num}个{unit}" if unit in ("工作日", "自然日", "月") else f"{num}{unit}"
-    return text
-
-
-def _strip_label(value: Any, labels: tuple[str, ...]) -> str | None:
-    text = clean(value)
-    if text is None:
-        return None
-    for label in labels:
-        if text.startswith(label):
-            text = text[len(label):].strip()
-    return clean(text)
-
-
-def _yes_no(value: Any) -> str | None:
-    text = clean(value)
-    if text is None:
-        return None
-    return {"是": "是", "否": "否", "不支持": "否", "支持": "是"}.get(text, text)
-
-
-def load_guangdong(path: Path, name: str = "guangdong", limits: Limits = DEFAULT_LIMITS) -> CatalogueData:
-    text, _ = read_text(path)
-    fname = str(path)
-    errors: list[RowError] = []
-    items: list[dict[str, Any]] = []
-    rows_seen = 0
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        rows_seen += 1
-        _check_rows(rows_seen, fname, limits)
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as e:
-            errors.append(RowError(fname, lineno, "line", f"not valid JSON: {e.msg}"))
-            continue
-        code, iname, dept = clean(r.get("TASK_CODE")), clean(r.get("TASK_NAME")), clean(r.get("DEPT_NAME"))
-        for fld, val in (("TASK_CODE", code), ("TASK_NAME", iname), ("DEPT_NAME", dept)):
-            if not val:
-                errors.append(RowError(fname, lineno, fld, "empty"))
-        if not (code and iname and dept):
-            continue
-        materials = r.get("material_intro")
-        aliases = []
-        for key in ("matter_short", "matter_daily"):
-            aliases += split_list(r.get(key), r"[，,、；;]") or []
-        parent = clean(r.get("parentCatalogName"))
-        variant = clean(r.get("subTaskName"))
-        try:
-            area = areas.normalize_code(clean(r.get("AREACODE")))
-            level = areas.normalize_level(clean(r.get("matter_level")))
-        except areas.BadArea as e:
-            errors.append(RowError(fname, lineno, "AREACODE/matter_level", str(e)))
-            continue
-        items.append({
-            "code": code, "name": iname,
-            "parent_code": clean(r.get("parentCatalogId")),
-            "parent_name": parent if parent != iname else None,
-            "variant": variant.strip("（）()") if variant else None,
-            "type": normalize_type(clean(r.get("TASK_TYPE_TEXT"))),
-            "level": level or (areas.level_of(area) if area else None),
-            "area": (areas.name_from_text(area, clean(r.get("AREA_CODE_TEXT"))) if area else None)
-            or clean(r.get("AREA_CODE_TEXT")),
-            "area_code": area, "base_code": clean(r.get("CATAID")),
-            "department": dept,
-            "co_departments": split_list(r.get("co_department"), r"[、，,；;]"),
-            "service_object": split_list(r.get("service_object_name")),
-            # a list of names when the guide has materials, else the string "无"
-            "materials": _list_field("materials", materials) if isinstance(materials, list) else None,
-            "conditions": clean(r.get("accept_standard")),
-            "time_limit_legal": _limit(r.get("handle_time")),
-            "time_limit_promised": _limit(r.get("handle_time_limit")),
-            "place": _strip_label(r.get("handle_location"), ("办理地点：", "办理地点:")),
-            "phone": _strip_label(r.get("consult_phone"), ("咨询电话：", "电话：", "电话:")),
-            "complaint_phone": _strip_label(r.get("complain_phone"), ("投诉电话：", "电话：", "电话:")),
-            "url": _url_field(r.get("URL"), fname, lineno, "URL", errors),
-            "online_booking": _yes_no(r.get("online_book")),
-            "platform": clean(r.get("bear_paltform")),
-            "courier": _yes_no(r.get("courier_service")),
-            "visits": clean(r.get("visit_number")),
-            "aliases": sorted(set(aliases)) or None,
-            "themes": split_list(r.get("theme_category")),
-            "_row": lineno,
-        })
-    if rows_seen == 0:
-        errors.append(RowError(fname, "-", "file", "no records"))
-    _check_unique(items, fname, errors)
-    if errors:
-        raise ImportFailed(errors, limits.max_errors)
-    depts = [{"name": d, "short_name": None} for d in sorted({i["department"] for i in items})]
-    return CatalogueData(name=name, title="广东省及广州市政务服务事项", items=items, departments=depts)
-
+from .db import ITEM_LIST_FIELDS, ITEM_TYPES, CatalogueData
+from .portals import load_guangan, load_guangdong
+# the basics live in rows.py; these names are the importers' API as callers know it
+from .rows import (DEFAULT_LIMITS, MAX_IMPORT_BYTES, MAX_REPORTED_ERRORS, ImportFailed,  # noqa: F401
+                   Limits, RowError, check_rows, check_unique, clean, list_field,  # noqa: F401
+                   normalize_type, read_text, split_list, url_field)  # noqa: F401
 
 # ---------------------------------------------------------------- generic --
 
@@ -346,12 +70,6 @@ REQUIRED = ["code", "name", "department"]
 _HEADER_TO_FIELD = {h: f for f, hs in GENERIC_COLUMNS.items() for h in [f, *hs]}
 
 
-def _check_rows(count: int, fname: str, limits: Limits) -> None:
-    if count > limits.max_rows:
-        raise ImportFailed([RowError(fname, count, "file", f"more than {limits.max_rows} rows "
-                                     "(WENBAN_IMPORT_MAX_ROWS); split the file or raise the limit")])
-
-
 def _check_zip(path: Path, limits: Limits) -> None:
     """Refuse an XLSX that would unpack past the limit, before anything unpacks it."""
     fname = str(path)
@@ -389,7 +107,7 @@ def _read_rows(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[tuple[int, d
             out = []
             # counting every row read, blank or not: a million blank rows is the bomb
             for n, vals in enumerate(rows, start=2):
-                _check_rows(n - 1, fname, limits)
+                check_rows(n - 1, fname, limits)
                 if any(v not in (None, "") for v in vals):
                     out.append((n, dict(zip(heads, vals))))
         finally:
@@ -408,7 +126,7 @@ def _read_rows(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[tuple[int, d
             if not isinstance(rec, dict):
                 raise ImportFailed([RowError(fname, n, "line", "expected a JSON object")])
             out.append((n, rec))
-            _check_rows(len(out), fname, limits)
+            check_rows(len(out), fname, limits)
         return out
     if suffix in (".csv", ".txt"):
         reader = csv.reader(io.StringIO(text, newline=""))
@@ -423,7 +141,7 @@ def _read_rows(path: Path, limits: Limits = DEFAULT_LIMITS) -> list[tuple[int, d
             if len(rec) > len(heads):
                 raise ImportFailed([RowError(fname, n, "row", f"{len(rec)} cells but {len(heads)} columns")])
             out.append((n, dict(zip(heads, rec))))
-            _check_rows(len(out), fname, limits)
+            check_rows(len(out), fname, limits)
         return out
     raise ImportFailed([RowError(fname, "-", "file", f"unknown format '{suffix}': use .csv, .xlsx or .jsonl")])
 
@@ -449,9 +167,9 @@ def load_generic(path: Path, name: str, title: str | None = None,
             if fld is None:
                 continue
             if fld in ITEM_LIST_FIELDS:
-                item[fld] = _list_field(fld, value)
+                item[fld] = list_field(fld, value)
             elif fld == "url":
-                item[fld] = _url_field(value, fname, n, GENERIC_COLUMNS["url"][0], errors)
+                item[fld] = url_field(value, fname, n, GENERIC_COLUMNS["url"][0], errors)
             else:
                 item[fld] = clean(value)
         for fld in REQUIRED:
@@ -475,43 +193,11 @@ def load_generic(path: Path, name: str, title: str | None = None,
                                    f"unknown type '{item['type']}' (one of: {'、'.join(ITEM_TYPES)})"))
         item["_row"] = n
         items.append(item)
-    _check_unique(items, fname, errors)
+    check_unique(items, fname, errors)
     if errors:
         raise ImportFailed(errors, limits.max_errors)
     depts = [{"name": d} for d in sorted({i["department"] for i in items})]
     return CatalogueData(name=name, title=title or name, items=items, departments=depts)
-
-
-def _list_field(fld: str, value: Any) -> Any:
-    if fld == "materials":
-        if isinstance(value, list):
-            out = []
-            for v in value:
-                if isinstance(v, dict):
-                    mname = clean(v.get("name") or v.get("名称") or v.get("材料名称"))
-                    if mname:
-                        out.append({"name": mname, "note": clean(v.get("note") or v.get("备注") or v.get("要求"))})
-                elif clean(v):
-                    out.append({"name": clean(v)})
-            return out or None
-        return [{"name": m} for m in split_list(value) or []] or None
-    if fld == "steps":
-        return split_list(value, r"\n|→|->|；|;")
-    return split_list(value, r"[\n；;、，,]")
-
-
-def _check_unique(items: list[dict[str, Any]], fname: str, errors: list[RowError]) -> None:
-    """Report repeated codes by row; drops the ``_row`` bookkeeping key."""
-    seen: dict[str, Any] = {}
-    for i, it in enumerate(items):
-        code = it.get("code")
-        row = it.pop("_row", i + 1)
-        if not code:
-            continue
-        if code in seen:
-            errors.append(RowError(fname, row, "事项编码", f"duplicate code {code} (first at row {seen[code]})"))
-        else:
-            seen[code] = row
 
 
 LOADERS: dict[str, Callable[..., CatalogueData]] = {
