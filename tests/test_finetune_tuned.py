@@ -110,3 +110,14 @@ def test_tuned_setting_picks_its_own_folder_and_calibration():
     assert calibration_path(tuned.model_path) == DATA_DIR / "calibration-e5-small-wenban.json"
     other = calibration_path(base.home / "some-model", existing=True)
     assert other == CALIBRATION_PATH  # a model with no calibration of its own uses the default one
+
+
+def test_training_is_deterministic_for_a_seed(trained, settings, tmp_path):
+    """The same seed, pairs and base give the same layers, byte for byte."""
+    from index.tune import train
+    from store.db import items, open_db
+
+    out, meta = trained
+    again = train(settings.model_path, {"guangan": items(open_db(settings.database), "guangan")}, tmp_path,
+                  layers=1, epochs=1, seed=3, batch=10, lr=1e-3, max_pairs=20, log=lambda *a: None)
+    assert again["weights_sha256"] == meta["weights_sha256"]
