@@ -17,6 +17,7 @@ import hashlib
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -29,6 +30,15 @@ def ensure_model(settings: Settings, log=print) -> Path:
     """The model folder, converting the bundled default on first use.
     A configured folder that does not exist is an error, never a download."""
     path = settings.model_path
+    if settings.uses_default_model and settings.embed_tuned:
+        # The tuned layers (committed under data/models/) over the converted base,
+        # laid again whenever the committed layers change.
+        from .tune import is_current, overlay
+
+        if not is_current(path):
+            base = ensure_model(replace(settings, embed_tuned=False), log=log)
+            overlay(base, path, log=log)
+        return path
     if (path / "modules.json").exists():
         return path
     if not settings.uses_default_model:
@@ -46,7 +56,9 @@ def model_id(path: Path) -> str:
     """Identifies a model's weights for caches and manifests: folder name plus a
     hash of its config and the weights file's size (cheap; no full-file hash)."""
     h = hashlib.sha256()
-    for name in ("config.json", "modules.json", "config_sentence_transformers.json"):
+    # wenban-tuned.json (a tuned overlay, index/tune.py) names the layers' hash, so
+    # retrained layers of the same size still make a new id.
+    for name in ("config.json", "modules.json", "config_sentence_transformers.json", "wenban-tuned.json"):
         f = path / name
         if f.exists():
             h.update(f.read_bytes())

@@ -40,13 +40,24 @@ import faiss
 import numpy as np
 
 from store import areas as area_codes
-from wenban.config import DATA_DIR, Settings
+from wenban.config import DATA_DIR, DEFAULT_MODEL_NAME, Settings
 
 from .build import IndexUnavailable, current_build, verify
 from .embedder import Embedder
 from .text import Tokenizer, Vocabulary, actions, claimed_roles, name_core, roles
 
 CALIBRATION_PATH = DATA_DIR / "calibration.json"
+
+
+def calibration_path(model_dir: Path | None, existing: bool = False) -> Path:
+    """Where a model's not-found calibration lives: ``data/calibration.json`` for the
+    default model, ``data/calibration-<model folder>.json`` for another (its cosines
+    differ, e.g. the tuned e5-small-wenban). ``existing``: fall back to the default
+    file when the model has none of its own yet."""
+    if model_dir is None or model_dir.name == DEFAULT_MODEL_NAME:
+        return CALIBRATION_PATH
+    own = DATA_DIR / f"calibration-{model_dir.name}.json"
+    return CALIBRATION_PATH if existing and not own.exists() else own
 
 
 @dataclass
@@ -223,7 +234,8 @@ class Retriever:
         self.embedder = embedder
         self.vocab = vocab or Vocabulary.load()
         self.params = params or FusionParams()
-        self.calibration = calibration or Calibration.load()
+        self.calibration = calibration or Calibration.load(
+            calibration_path(getattr(embedder, "path", None), existing=True))
         self.dense = _read(catalogue, build_dir / "dense.faiss", lambda p: faiss.read_index(str(p)))
         self.names = _read(catalogue, build_dir / "names.faiss", lambda p: faiss.read_index(str(p)))
         for what, view, index in (("dense.faiss", "dense", self.dense), ("names.faiss", "names", self.names)):

@@ -132,21 +132,34 @@ def cmd_index(args, settings: Settings) -> int:
 
 
 def cmd_train(args, settings: Settings) -> int:
-    """The query adapter (index/finetune.py) from every catalogue in the store."""
+    """The query adapter (index/finetune.py) from every catalogue in the store, or
+    with --full the top layers of the encoder (index/tune.py)."""
     from dataclasses import replace
 
     from index.embedder import Embedder
     from index.finetune import build_adapter
-    from store.db import catalogues, open_db
+    from store.db import catalogues, items, open_db
 
     db = open_db(settings.db_path)
     names = args.catalogue or [c["name"] for c in catalogues(db)]
     if not names:
         _log("no catalogue in the store: import one first")
         return EXIT_BAD_INPUT
+    if args.full:
+        from index.embedder import ensure_model
+        from index.tune import ARTIFACT, train
+
+        base = ensure_model(replace(settings, embed_tuned=False), log=_log)  # always the base model
+        out = Path(args.out) if args.out else ARTIFACT
+        meta = train(base, {n: items(db, n) for n in names}, out, layers=args.layers, epochs=args.epochs or 1,
+                     seed=args.seed, batch=args.batch, lr=args.lr, per_item=args.per_item,
+                     max_pairs=args.max_pairs, log=_log)
+        _log(f"{meta['pairs']} triplets, {meta['steps']} steps, loss {meta['train_loss']}, "
+             f"{meta['seconds']} s → {out}; use it with WENBAN_EMBED_TUNED=1 wenban setup")
+        return 0
     # Train on the base model's vectors, whatever adapter is configured.
     embedder = Embedder(replace(settings, embed_adapter=None), log=_log)
-    adapter, stats = build_adapter(settings, db, embedder, names, seed=args.seed, epochs=args.epochs,
+    adapter, stats = build_adapter(settings, db, embedder, names, seed=args.seed, epochs=args.epochs or 30,
                                    max_pairs=args.max_pairs, log=_log)
     out = Path(args.out) if args.out else settings.home / "models" / "query-adapter.npz"
     adapter.save(out)
@@ -247,9 +260,12 @@ def cmd_eval(args, settings: Settings) -> int:
     assistant.log_unanswered = False  # the eval's questions are not citizens' (evaluate() also sees to it)
     cats = args.catalogue or list(bundled())
     if args.calibrate:
+        from index.search import calibration_path
+
         cal = fit_calibration(assistant, cats, split="dev")
-        save_calibration(cal)
-        print(f"calibration: threshold {cal.threshold}, weights {cal.weights} ({cal.fitted_on})")
+        path = calibration_path(assistant.embedder.path)  # one file per model (index/search.py)
+        save_calibration(cal, path)
+        print(f"calibration → {path.name}: threshold {cal.threshold}, weights {cal.weights} ({cal.fitted_on})")
         for cat in cats:
             assistant.retriever(cat).calibration = cal
     all_reports, dialogues = [], []
@@ -380,12 +396,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--all", action="store_true", help="every catalogue in the store")
     s.set_defaults(func=cmd_index)
 
-    s = sub.add_parser("train", help="train the query adapter on pairs made from the catalogues (seeded)")
+    s = sub.add_parser("train", help="train the query adapter, or with --full the encoder's top layers, "
+                                      "on pairs made from the catalogues (seeded)")
     s.add_argument("--catalogue", "-c", action="append", help="catalogue(s); default: every one in the store")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--epochs", type=int, help="default 30 for the adapter, 1 with --full")
+    s.add_argument("--full", action="store_true",
+                   help="fine-tune the top --layers of the encoder → data/models/e5-small-wenban/")
+    s.add_argument("--layers", type=int, default=2, help="with --full: how many top layers train")
+    s.add_argument("--batch", type=int, default=64, help="with --full: triplets per batch")
+    s.add_argument("--lr", type=float, default=5e-5, help="with --full: learning rate")
+    s.add_argument("--per-item", type=int, default=4, help="with --full: questions made per item")
     s.add_argument("--max-pairs", type=int, help="train on a seeded sample of this many pairs (a bounded run)")
-    s.add_argument("--out", help="adapter file (default: $WENBAN_HOME/models/query-adapter.npz)")
+    s.add_argument("--out", help="adapter file (default: $WENBAN_HOME/models/query-adapter.npz), "
+                                 "or with --full the artifact folder (default: data/models/e5-small-wenban)")
     s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("ask", help="answer one question (or --jsonl: one a line from stdin)")

@@ -21,6 +21,8 @@ DATA_DIR = REPO_ROOT / "data"
 # checkout (../shared/data/catalogues), never committed into this repository.
 DEFAULT_SOURCES = REPO_ROOT.parent / "shared" / "data" / "catalogues"
 DEFAULT_MODEL_NAME = "multilingual-e5-small"
+# The default model with its top layers tuned on this domain (index/tune.py, data/models/).
+TUNED_MODEL_NAME = "e5-small-wenban"
 
 # Nothing may download at run time: government intranets have no internet.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,6 +41,18 @@ def _resolve(path: str | None) -> Path | None:
     return (p if p.is_absolute() else REPO_ROOT / p).resolve()
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off; anything else is an error."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (true/false), not {env[name]!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -51,6 +65,9 @@ class Settings:
     # cosine ≥ 0.99; torch: the model itself (bf16). Index builds always use torch.
     embed_backend: str = "onnx"
     embed_adapter: Path | None = None  # a query adapter file from `wenban train`; None = base model
+    # WENBAN_EMBED_TUNED=1: the default model with the tuned layers of data/models/e5-small-wenban
+    # laid over it (index/tune.py); 0: the base model. Ignored when WENBAN_MODEL names a folder.
+    embed_tuned: bool = False
     threads: int = 2
     admin_token: str | None = None  # no token: the admin routes are off
     # WENBAN_SOURCES: the folder the bundled catalogue files (data/catalogues.json
@@ -100,6 +117,7 @@ class Settings:
             embed_dtype=env.get("WENBAN_EMBED_DTYPE", "bf16"),
             embed_backend=env.get("WENBAN_EMBED_BACKEND", "onnx"),
             embed_adapter=_resolve(env.get("WENBAN_EMBED_ADAPTER")),
+            embed_tuned=_flag(env, "WENBAN_EMBED_TUNED", False),
             threads=int(env.get("WENBAN_THREADS", "2")),
             admin_token=env.get("WENBAN_ADMIN_TOKEN") or None,
             sources=_resolve(env.get("WENBAN_SOURCES")) or DEFAULT_SOURCES,
@@ -133,7 +151,12 @@ class Settings:
 
     @property
     def model_path(self) -> Path:
-        return self.model or (self.home / "models" / DEFAULT_MODEL_NAME)
+        return self.model or (self.home / "models" / (TUNED_MODEL_NAME if self.embed_tuned else DEFAULT_MODEL_NAME))
+
+    @property
+    def base_model_path(self) -> Path:
+        """The converted default model (what the tuned layers are laid over)."""
+        return self.home / "models" / DEFAULT_MODEL_NAME
 
     @property
     def uses_default_model(self) -> bool:
