@@ -1,13 +1,15 @@
 """Routing a 诉求 (complaint, report, request for help, suggestion) to the
 department that handles it.
 
-Two sources of evidence:
+The evidence:
 
 * the dispatch catalogue (``store.dispatch.categories``): each category's names,
   description, everyday phrasings and operators' corrections, matched to the
   message by TF-IDF over character 2–3-grams (no training: zero-shot);
+* with the assistant's embedder, a dense match of the message to the same
+  categories (``dispatch_score``), fused with the TF-IDF scores;
 * a hall's past work orders (``wenban dispatch history import``): a linear
-  classifier over the same features, trained on import (seconds on 2 cores),
+  classifier over character 1–3-grams, trained on import (seconds on 2 cores),
   predicting the handling department's type.
 
 The department types become the catalogue's own departments (``departments_by_type``);
