@@ -251,10 +251,11 @@ _SCHEMA_READY: set[str] = set()
 CHECK_EVERY = 2.0  # seconds: versions are read at most this often per catalogue, not on every question
 
 
-def router_for(db, catalogue: str, embedder=None) -> Router:
+def router_for(db, catalogue: str, embedder=None, cache=None) -> Router:
     """A cached router, rebuilt when the dispatch catalogue, history or corrections change.
     The versions are looked at every ``CHECK_EVERY`` seconds; with the store down the last
-    router keeps routing. ``embedder`` (``assistant.embedder``) adds the dense match."""
+    router keeps routing. ``embedder`` (``assistant.embedder``) adds the dense match;
+    ``cache`` (an ``EmbeddingCache``) keeps its category vectors across restarts."""
     where = _where(db) + ("+dense" if embedder is not None else "")
     now = time.monotonic()
     recent = _RECENT.get((where, catalogue))
@@ -275,7 +276,7 @@ def router_for(db, catalogue: str, embedder=None) -> Router:
     with _LOCK:
         r = _ROUTERS.get(key)
     if r is None:
-        r = Router(db, catalogue, embedder=embedder)
+        r = Router(db, catalogue, embedder=embedder, cache=cache)
         with _LOCK:
             for k in [k for k in _ROUTERS if k[:2] == key[:2]]:
                 del _ROUTERS[k]

@@ -83,3 +83,11 @@ def test_prototypes_are_embedded_once(db, embedder):
 
     Router(db, "hall", embedder=Counting())  # same model and categories: the vectors are reused
     assert calls == []
+
+
+def test_router_for_keeps_dense_and_plain_routers_apart(db, embedder):
+    from assistant.dispatch import router_for
+
+    assert router_for(db, "hall", embedder=embedder).dense is not None
+    assert router_for(db, "hall").dense is None
+    assert router_for(db, "hall", embedder=embedder).dense is not None
