@@ -181,7 +181,7 @@ def test_attach_turns_a_complaint_into_a_dispatch_answer(db):
     attach(answer, db, "hall", "工地半夜施工太吵，我的电话13812345678")
     assert answer["status"] == "dispatch" and answer["intent"] == "complaint"
     d = answer["dispatch"]
-    assert d["category"][2] == "夜间施工噪声" and d["lead"]["department"] in ("区生态环境局", "12345政务服务便民热线")
+    assert d["category"] == ["环境保护", "噪声污染", "建筑施工噪声"] and d["lead"]["department"] in ("区生态环境局", "12345政务服务便民热线")
     assert "13812345678" not in json.dumps(d, ensure_ascii=False) and "138****5678" in d["summary"]
     assert "not_found" not in answer and d["how_to_raise"] and d["prepare"]
 

@@ -5,7 +5,7 @@ department to a type, list categories, measure routing.
     wenban dispatch history import guangan work-orders.csv
     wenban dispatch override guangdong 广州市城市管理和综合执法局 综合执法
     wenban dispatch categories guangan
-    wenban dispatch eval --catalogue guangan [--separation] [--calibrate]
+    wenban dispatch eval --catalogue guangan [--separation] [--calibrate] [--split dev|heldout|all] [--no-dense]
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def cmd_eval(args, settings: Settings) -> int:
     folder = Path(args.messages)
     if not folder.is_dir():
         raise FileNotFoundError(f"no messages folder {folder} (--messages)")
-    out = ev.run(settings, args.catalogue, folder, separation=args.separation, calibrate=args.calibrate, log=_log)
+    splits = ev.SPLITS if args.split == "every" else (args.split,)
+    out = ev.run(settings, args.catalogue, folder, separation=args.separation, calibrate=args.calibrate, log=_log,
+                 splits=splits, dense=not args.no_dense)
     print(json.dumps(out, ensure_ascii=False, indent=2))
     path = settings.home / "eval" / "dispatch" / f"{args.catalogue}.json"
     ev.save(out, path)
@@ -123,5 +125,8 @@ def add_parser(sub) -> None:
     s.add_argument("--catalogue", "-c", default="guangan")
     s.add_argument("--messages", default=str(MESSAGES), help="the tipdm2020c folder")
     s.add_argument("--separation", action="store_true", help="also service-vs-诉求 separation (loads the model)")
-    s.add_argument("--calibrate", action="store_true", help="refit data/dispatch/calibration.json first")
+    s.add_argument("--calibrate", action="store_true", help="refit data/dispatch/calibration.json first (on dev)")
+    s.add_argument("--split", choices=("every", "dev", "heldout", "all"), default="every",
+                   help="messages by time: dev = earlier half, heldout = later half (default: every split)")
+    s.add_argument("--no-dense", action="store_true", help="TF-IDF only: no embedding model, no dense match")
     s.set_defaults(func=cmd_eval)
