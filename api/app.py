@@ -46,6 +46,7 @@ from api.openapi import bilingual, declare_errors
 from api.security import Guard
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question
 from assistant.card import spoken_answer
+from assistant.dispatch import router_for
 from api.pages_api import router as pages_router
 from api.sites import router as sites_router
 from assistant.sites import BadSite
@@ -139,6 +140,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
                 access_log.warning("catalogue %s has no index yet", c["name"])
             except IndexUnavailable as e:  # serve the others; this one answers 503
                 access_log.error("%s", e)
+        # the dispatch categories' vectors, once per process (cached on disk after the
+        # first), in the background so the first 诉求 does not wait for them
+        threading.Thread(target=_warm_routers, args=(a,), name="wenban-warm-dispatch", daemon=True).start()
         start_retention(settings)
         # follow the shared store: new catalogue versions from any node reach this process
         context.watcher = Watcher(a, settings).start()
@@ -397,6 +401,14 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.include_router(library_router)
     declare_errors(app)
     return app
+
+
+def _warm_routers(a: Assistant) -> None:
+    for c in store.catalogues(a.db):
+        try:
+            router_for(a.db, c["name"], embedder=a.embedder, cache=a.embedding_cache())
+        except Exception as e:  # noqa: BLE001 - a cold router is built on the first 诉求 instead
+            access_log.warning("dispatch router for %s not warmed: %s", c["name"], e)
 
 
 def sweep_uploads(settings: Settings) -> list[Path]:

@@ -63,7 +63,8 @@ def route(request: Request, req: RouteRequest) -> dict[str, Any]:
         text = check_question(req.question)
     except BadQuestion as e:
         raise error(422, "问题无效", str(e)) from None
-    block = router_for(_db(request), req.catalogue).route(text)
+    a = ctx(request).assistant()
+    block = router_for(_db(request), req.catalogue, embedder=a.embedder, cache=a.embedding_cache()).route(text)
     return {"question": mask(text), "catalogue": req.catalogue,
             "dispatch": {**block, "extracted": extract(mask(text)), "summary": summary(text)}}
 

@@ -22,7 +22,7 @@ from assistant.dispatch import attach as attach_dispatch
 from assistant.library import Libraries
 from assistant.sites import BadSite, Site, Sites, resolve_site
 from index.build import IndexUnavailable, current_build
-from index.embedder import Embedder
+from index.embedder import Embedder, EmbeddingCache
 from index.search import Candidate, Retriever, SearchResult
 from store import db as store
 from wenban.config import Settings
@@ -126,6 +126,7 @@ class Assistant:
         # A server's Watcher (api/watch.py) follows the store and swaps builds itself
         # and turns this off, so one process never runs two reload mechanisms.
         self.auto_refresh = True
+        self._cache: EmbeddingCache | None = None
         self._lock = threading.Lock()
         self._local = threading.local()  # one SQLite connection per thread
         self.clarify_params = ClarifyParams()
@@ -199,6 +200,12 @@ class Assistant:
                 self.log(f"{name}: the new index {build} could not be loaded, the old one serves: {e}")
 
         threading.Thread(target=load, name=f"wenban-refresh-{name}", daemon=True).start()
+
+    def embedding_cache(self) -> EmbeddingCache:
+        """The passage-vector cache (the dispatch categories' vectors are kept there too)."""
+        if self._cache is None:
+            self._cache = EmbeddingCache(self.settings.cache_path)
+        return self._cache
 
     def broken(self) -> dict[str, str]:
         """Catalogues whose index failed to load, with the reason."""
@@ -296,7 +303,8 @@ class Assistant:
                 answer["not_found"]["reason"] = "out_of_scope_curated"
         if dispatch:  # 诉求 are routed to the department that handles them (assistant/dispatch.py)
             try:
-                attach_dispatch(answer, self.db, catalogue, text)
+                attach_dispatch(answer, self.db, catalogue, text, embedder=self.embedder,
+                                cache=self.embedding_cache())
             except store.StoreUnavailable:
                 pass  # the store is down and no router is loaded yet: the service answer alone
         res.timings["compose"] = (time.perf_counter() - t1) * 1000

@@ -291,14 +291,16 @@ def summary(text: str, limit: int = 60) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def attach(answer: dict[str, Any], db, catalogue: str, text: str) -> dict[str, Any]:
+def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None, cache=None) -> dict[str, Any]:
     """Tell the question apart (``intent``) and, for a 诉求, route it: a complaint's
     status becomes "dispatch" with a ``dispatch`` block; for "both" the service answer
-    stays (status answer/clarify) and carries the block too. Called by ``Assistant.ask``."""
+    stays (status answer/clarify) and carries the block too. Called by ``Assistant.ask``
+    with its embedder, so routing adds the dense match; the intent split itself uses
+    TF-IDF only, so a service question costs no extra embedding."""
     from assistant.intent import intent_of
     from assistant.workorder import extract
 
-    router = router_for(db, catalogue)
+    router = router_for(db, catalogue, embedder=embedder, cache=cache)
     scores = router.category_scores(text)
     confident = answer["status"] in ("answer", "clarify")
     top_name = answer["candidates"][0]["name"] if answer["candidates"] else None
