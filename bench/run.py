@@ -28,7 +28,7 @@ from eval.run import load_set  # noqa: E402
 from index.build import build_index  # noqa: E402
 from index.embedder import Embedder  # noqa: E402
 from store import db as store  # noqa: E402
-from wenban.cli import import_bundled  # noqa: E402
+from wenban.data_cli import import_bundled  # noqa: E402
 from wenban.config import Settings  # noqa: E402
 
 CATALOGUES = ("guangan", "guangdong")

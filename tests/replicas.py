@@ -79,7 +79,7 @@ class Deployment:
 
         from index.build import build_index
         from store import db as store
-        from wenban.cli import import_bundled
+        from wenban.data_cli import import_bundled
 
         self.home.mkdir(parents=True)
         if self.settings.cache_path.exists():  # embeddings already made: builds take seconds
