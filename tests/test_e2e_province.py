@@ -19,7 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_e2e import CHROMIUM, FLAGS, free_port, no_inline_script, outside_requests
+from tests.test_e2e import (
+    CHROMIUM,
+    FLAGS,
+    free_port,
+    no_inline_script,
+    outside_requests,
+)
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium: make test installs it")
 
