@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import (
     Depends,
@@ -72,6 +72,8 @@ class AskRequest(BaseModel):
                                   description="may be left out when a site is given")
     site: str | None = Field(None, max_length=64, examples=["广安区政务服务中心", "440100"],
                              description="a configured site or a 行政区划代码: only items serving its area")
+    level: Literal["省", "市", "县"] | None = Field(
+        None, description="only items implemented at this level (省 | 市 | 县); another value is a 422")
     session_id: str | None = Field(None, pattern=SESSION_ID,
                                    description="from an earlier answer; an expired one starts a new session")
 
@@ -183,7 +185,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         try:
             async with admission.slot():
                 return await run_in_threadpool(get_dialogue().turn, req.session_id, req.question, catalogue,
-                                               req.site)
+                                               req.site, req.level)
         except BadQuestion as e:
             raise HTTPException(422, str(e)) from None
         except FileNotFoundError:

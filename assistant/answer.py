@@ -247,12 +247,13 @@ class Assistant:
         return self._serving[code]
 
     def ask(self, question: str, catalogue: str | None = None, mode: str = "hybrid", clarify: bool = True,
-            site: str | None = None, dispatch: bool = True) -> dict[str, Any]:
+            site: str | None = None, dispatch: bool = True, level: str | None = None) -> dict[str, Any]:
         """One question → one answer dict: status answer | clarify | not_found | dispatch.
         ``clarify=False`` always answers with the top candidate when confident;
         ``dispatch=False`` never routes a 诉求 (the service answer alone).
         ``site`` (a configured site or a 行政区划代码): only the items serving its area;
-        the catalogue then defaults to the site's."""
+        the catalogue then defaults to the site's; ``level`` (省 | 市 | 县): only items
+        implemented at that level."""
         t0 = time.perf_counter()
         text = check_question(question)
         where = self.site(site, catalogue) if site else None
@@ -262,7 +263,8 @@ class Assistant:
         meta = self.catalogue(catalogue)
         retriever = self.retriever(catalogue)
         library = self.libraries.get(catalogue) if mode == "hybrid" else None
-        res = retriever.search(text, k=10, mode=mode, area=where.area_code if where else None, library=library)
+        res = retriever.search(text, k=10, mode=mode, area=where.area_code if where else None,
+                                  level=level, library=library)
         t1 = time.perf_counter()
         cands = res.candidates
         curated = library.exact(text) if library is not None else None

@@ -132,9 +132,10 @@ class Dialogue:
 
     # ---------------------------------------------------------------- turns --
     def turn(self, session_id: str | None, text: str, catalogue: str | None,
-             site: str | None = None) -> dict[str, Any]:
+             site: str | None = None, level: str | None = None) -> dict[str, Any]:
         """One user message → one reply (status answer | clarify | not_found | follow_up).
-        ``site``: a configured site or a 行政区划代码; the catalogue defaults to the site's."""
+        ``site``: a configured site or a 行政区划代码; the catalogue defaults to the site's;
+        ``level``: 省 | 市 | 县, only items implemented at that level."""
         text = check_question(text)
         if site:
             catalogue = self.assistant.site(site, catalogue).catalogue
@@ -160,7 +161,7 @@ class Dialogue:
                 return self._reply(sess, {"status": "follow_up", "question": text, "catalogue": catalogue,
                                           "item": item, "follow_up": follow_up_answer(item, *intent),
                                           "candidates": [], "score": None})
-        answer = self.assistant.ask(text, catalogue, site=site)
+        answer = self.assistant.ask(text, catalogue, site=site, level=level)
         sess.last_question, sess.last_candidates = text, answer["candidates"]
         if answer["status"] == "answer":
             sess.item_code = answer["item"]["code"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -49,6 +50,11 @@ CITIES = {
     "445300": "云浮市",
 }
 NAME = "province"
+
+
+def note(*what: Any) -> None:
+    """Progress on stderr, with the time and the load average (the run takes long)."""
+    print(time.strftime("%H:%M:%S"), f"load {os.getloadavg()[0]:.1f}", *what, file=sys.stderr, flush=True)
 
 
 def _rename(department: str, old: str, new: str) -> str:
@@ -104,9 +110,11 @@ def chain_items(items: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
 def import_and_index(s: Settings, db, name: str, items: list[dict[str, Any]], embedder) -> dict[str, Any]:
     from index.build import build_index
 
+    note("import", name, len(items), "items")
     t = time.perf_counter()
     store.import_catalogue(db, store.CatalogueData(name=name, title=name, items=items))
     imported = time.perf_counter() - t
+    note("index", name, f"(imported in {imported:.1f} s)")
     t = time.perf_counter()
     m = build_index(s, db, name, embedder, log=lambda *a: None, progress=False)
     return {"items": len(items), "import_s": round(imported, 1), "index_s": round(time.perf_counter() - t, 1),
@@ -201,11 +209,15 @@ def main() -> int:
     qs = questions()
     out["latency"] = {}
     for label, (name, its) in sizes.items():
+        note("latency", label)
         out["latency"][label] = {"items": len(its), **latency(assistant, name, site, qs)}
+    note("same answers")
     out["same_answers"] = same_answers(assistant, NAME, "site", site, qs)
+    note("city site")
     out["city_site"] = latency(assistant, NAME, city, qs)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     del assistant
+    note("cold start")
     out["cold_start_s"] = cold_start(home, NAME, site)
 
     print(json.dumps(out, ensure_ascii=False, indent=2))

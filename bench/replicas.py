@@ -88,7 +88,9 @@ def main() -> None:
     embedder = Embedder(settings, log=lambda *a: None)
     questions = [q["question"] for q in load_set("guangan") if q.get("expect") == "answer"]
     cores = os.cpu_count() or 1
-    print("| replicas | q/s | q/s per core | p50 ms | p95 ms | requests | errors |\n|---:|---:|---:|---:|---:|---:|---:|")
+    # the machine may be shared: each row says the 1-minute load average after its run
+    print("| replicas | q/s | q/s per core | p50 ms | p95 ms | requests | errors | load |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|")
     reach = None
     for n in (1, 2, 3):
         dep = Deployment(settings, replicas=n)
@@ -97,7 +99,7 @@ def main() -> None:
             load(dep.url, questions[:20], 3, args.concurrency)  # warm
             r = load(dep.url, questions, args.seconds, args.concurrency)
             print(f"| {n} | {r['q/s']:.1f} | {r['q/s'] / cores:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | "
-                  f"{r['requests']} | {r['errors']} |", flush=True)
+                  f"{r['requests']} | {r['errors']} | {os.getloadavg()[0]:.1f} |", flush=True)
             if n == 3:
                 reach = version_reach(dep)
         finally:

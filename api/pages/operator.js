@@ -8,7 +8,38 @@ const op = {gen: 0, rowsGen: -1, rows: [], sel: -1, current: null, timer: null, 
 
 api("/api/v1/catalogues").then((cats) => {
   $("cat").innerHTML = cats.map((c) => `<option value="${esc(c.name)}">${esc(c.title)}</option>`).join("");
+  areaChoices();
 }).catch((e) => { $("status").textContent = e.message; });
+
+// ------------------------------------------------ area and level filter --
+// 地区 takes a configured site's name or any 行政区划代码 (the server resolves both);
+// the datalist offers the sites and the areas of the chosen catalogue's items.
+let sites = [];
+api("/api/v1/sites").then((s) => { sites = s; areaChoices(); }).catch(() => {});
+
+async function areaChoices() {
+  const cat = $("cat").value;
+  const areas = cat ? await api(`/api/v1/areas?catalogue=${encodeURIComponent(cat)}`).catch(() => []) : [];
+  if (cat !== $("cat").value) return;  // switched again meanwhile
+  $("areas").innerHTML = sites.map((s) => `<option value="${esc(s.name)}">${esc(`${s.area || s.area_code} · ${s.kind}`)}</option>`).join("") +
+    areas.map((a) => `<option value="${esc(a.code)}">${esc(a.name)} · ${esc(a.level)} · ${a.item_count} 项</option>`).join("");
+}
+
+function filterQuery() {
+  const area = $("area").value.trim(), level = $("level").value;
+  return (area ? `&site=${encodeURIComponent(area)}` : "") + (level ? `&level=${encodeURIComponent(level)}` : "");
+}
+
+$("area").addEventListener("change", () => {
+  // a configured site answers from its own catalogue: follow it
+  const site = sites.find((s) => s.name === $("area").value.trim());
+  if (site && site.catalogue !== $("cat").value && [...$("cat").options].some((o) => o.value === site.catalogue)) {
+    $("cat").value = site.catalogue;
+    areaChoices();
+  }
+  stale(); op.compare = []; renderCompare(); lookup();
+});
+$("level").addEventListener("change", () => { stale(); lookup(); });
 
 function stale() {
   op.gen += 1;
@@ -18,7 +49,7 @@ function stale() {
   $("dispatch-view").hidden = true;
 }
 $("q").addEventListener("input", () => { stale(); clearTimeout(op.timer); op.timer = setTimeout(lookup, 150); });
-$("cat").addEventListener("change", () => { stale(); op.compare = []; renderCompare(); lookup(); });
+$("cat").addEventListener("change", () => { stale(); op.compare = []; renderCompare(); areaChoices(); lookup(); });
 
 function settle() {
   op.rowsGen = op.gen;
@@ -33,7 +64,7 @@ async function lookup() {
   if (!q) { op.rows = []; op.sel = -1; $("status").textContent = "输入即检索。"; render(); settle(); return; }
   op.ctl = new AbortController();
   try {
-    const data = await api(`/api/v1/search?catalogue=${encodeURIComponent($("cat").value)}&q=${encodeURIComponent(q)}`, {signal: op.ctl.signal});
+    const data = await api(`/api/v1/search?catalogue=${encodeURIComponent($("cat").value)}&q=${encodeURIComponent(q)}${filterQuery()}`, {signal: op.ctl.signal});
     if (my !== op.gen) return;  // a newer keystroke won
     op.rows = data.candidates;
     op.sel = data.in_scope && op.rows.length ? 0 : -1;
@@ -60,7 +91,7 @@ function render() {
   $("rows").classList.remove("stale");
   $("rows").innerHTML = op.rows.map((c, i) => `<tr data-i="${i}" class="${i === op.sel ? "sel" : ""}" aria-selected="${i === op.sel}">
     <td>${i + 1}</td><td>${esc(c.name)}<br><code>${esc(c.code)}</code></td><td>${esc(c.department_full || c.department)}</td>
-    <td>${esc(c.type || "")}</td><td>${c.score.toFixed(2)}</td>
+    <td class="area">${esc(c.area ? c.area.name || c.area.code : "未登记")} · ${esc(c.level || "未登记")}</td><td>${esc(c.type || "")}</td><td>${c.score.toFixed(2)}</td>
     <td><input type="checkbox" class="cmp" aria-label="比较 ${esc(c.name)}" ${op.compare.some((x) => x.code === c.code) ? "checked" : ""}></td></tr>`).join("");
   document.querySelectorAll("#rows tr").forEach((tr) => {
     tr.addEventListener("click", (ev) => {
