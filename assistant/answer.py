@@ -83,7 +83,7 @@ def _put_first(cands: list[Candidate], code: str, retriever: Retriever) -> list[
     rest = [c for c in cands if c.code != code]
     it = next((c for c in cands if c.code == code), None)
     if it is None:
-        item = next((x for x in retriever.items if x["code"] == code), None)
+        item = retriever.by_code.get(code)
         if item is None:  # the item left the catalogue since it was curated
             return cands
         it = Candidate(item["code"], item["name"], item["department"], item.get("type"), item.get("parent_name"),
@@ -268,6 +268,9 @@ class Assistant:
         t1 = time.perf_counter()
         cands = res.candidates
         curated = library.exact(text) if library is not None else None
+        if curated and curated["code"] and not retriever.serves(curated["code"], where.area_code if where else None,
+                                                                level):
+            curated = None  # attached to an item this site or level does not offer: search decides
         if curated and curated["code"]:
             # Staff attached this very question to an item: answer it, first.
             cands = _put_first(cands, curated["code"], retriever)

@@ -297,6 +297,15 @@ class Retriever:
             pos = [p for p in pos if self.items[p].get("level") == level]
         return pos
 
+    def serves(self, code: str, area: str | None = None, level: str | None = None) -> bool:
+        """Whether item ``code`` is one a site of ``area`` (and ``level``) is answered from."""
+        it = self.by_code.get(code)
+        if it is None:
+            return False
+        if area and it.get("area_code") and it["area_code"] not in area_codes.chain(area_codes.normalize_code(area)):
+            return False
+        return not level or it.get("level") == level
+
     def _expand(self, view: str, hits: list[tuple[int, float]], chain: list[str] | None,
                 level: str | None, depth: int) -> list[tuple[int, float, int]]:
         """Hits on distinct texts → (item position, score, rank) for the items that serve
@@ -394,8 +403,7 @@ class Retriever:
             if hit and hit[1] >= p.library_cosine:
                 near = {**hit[0], "cosine": round(hit[1], 4)}
                 pos = self._position.get(near["code"])
-                if pos is not None and (chain is None or pos in self._members(
-                        {self.items[pos].get("area_code"): [pos]}, chain, level)):
+                if pos is not None and pos in self._members({self.items[pos].get("area_code"): [pos]}, chain, level):
                     c = cand(pos)
                     c.library = near["question"]
                     c.fused += p.library

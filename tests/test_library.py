@@ -185,3 +185,16 @@ def test_the_library_tables_live_in_the_store(settings):
     lib.ensure_schema(lib.open_db(settings.db_path))
     names = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
     assert {"library_questions", "library_synonyms", "library_audit", "library_versions"} <= names
+
+
+def test_a_curated_item_the_level_does_not_offer_leaves_the_answer_to_search(assistant):
+    r = assistant.retriever("guangdong")
+    provincial = next(it for it in r.items if it["name"] == "弩的购置审批" and it.get("level") == "省")
+    q = "想买一把弩当运动器材要先批吗"
+    lib.add_question(assistant.db, "guangdong", q, code=provincial["code"], who="test")
+    assistant.libraries.drop("guangdong")
+    assert assistant.ask(q, "guangdong", level="省")["item"]["code"] == provincial["code"]
+    city = assistant.ask(q, "guangdong", level="市")
+    assert city["why"]["library"] is None or not city["why"]["library"]["exact"]
+    shown = [city["item"]] if city.get("item") else city["candidates"]
+    assert provincial["code"] not in [c["code"] for c in shown]
