@@ -13,6 +13,7 @@ changed.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import sqlite3
 import threading
@@ -67,6 +68,16 @@ def model_id(path: Path) -> str:
     return f"{path.name}-{h.hexdigest()[:12]}"
 
 
+def _trim_heap() -> None:
+    """Give freed memory back to the system (glibc keeps it otherwise)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 class Embedder:
     def __init__(self, settings: Settings, log=print):
         import torch
@@ -79,7 +90,8 @@ class Embedder:
                              f"not {settings.embed_backend!r}")
         torch.set_num_threads(settings.threads)
         self.path = ensure_model(settings, log=log)
-        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self._model_lock = threading.Lock()
         # Only questions take another backend or the adapter: passages (index builds)
         # stay on torch, so an index serves whichever is chosen (id unchanged).
         self.backend = settings.embed_backend
@@ -89,9 +101,9 @@ class Embedder:
 
             self._onnx = OnnxQueryEncoder.load(self.model, self.path, threads=settings.threads, log=log,
                                                int8=self.backend == "onnx-int8")
-        if settings.embed_dtype == "bf16":
+        if settings.embed_dtype == "bf16" and self._onnx is None:
             self.model.to(torch.bfloat16)
-        elif settings.embed_dtype != "fp32":
+        elif settings.embed_dtype not in ("bf16", "fp32"):
             raise ValueError(f"WENBAN_EMBED_DTYPE must be bf16 or fp32, not {settings.embed_dtype!r}")
         self.dtype = settings.embed_dtype
         self.id = f"{model_id(self.path)}-{self.dtype}"
@@ -102,14 +114,37 @@ class Embedder:
 
             self.adapter = QueryAdapter.load(settings.embed_adapter, dim=self.dim)
         prompts = self.model.prompts or {}
+        self.prompts = dict(prompts)
         # e5-style models want "query: " / "passage: "; others may have no prompts.
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else ("document" if "document" in prompts else None)
+        if self._onnx is not None:
+            # Questions go through ONNX Runtime; the torch weights (~0.5–0.9 GB resident)
+            # are only needed again for index builds, which load them back (`model`).
+            self._model = None
+            gc.collect()
+            _trim_heap()
         self._lock = threading.Lock()  # torch modules are not re-entrant across threads
         # Queries waiting for the model: a build gives way to them between its
         # small batches, so a reindex does not stall answering (issue 11).
         self._queries_waiting = 0
         self._count_lock = threading.Lock()
+
+    @property
+    def model(self):
+        """The sentence-transformers model (torch, ``dtype``): always there for the torch
+        backend; with ONNX loaded back on first use (an index build), ~3 s."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    import torch
+                    from sentence_transformers import SentenceTransformer
+
+                    m = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+                    if self.dtype == "bf16":
+                        m.to(torch.bfloat16)
+                    self._model = m
+        return self._model
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors. A question is one short text on the hot path, so this
@@ -117,7 +152,7 @@ class Embedder:
         ``encode``'s batching machinery: ~4 ms of a ~25 ms answer here, same vectors."""
         import torch
 
-        prompt = (self.model.prompts or {}).get(self._query_prompt) if self._query_prompt else None
+        prompt = self.prompts.get(self._query_prompt) if self._query_prompt else None
         if self._onnx is not None:
             # an ONNX Runtime session may run from several threads at once, and it is not
             # the torch model an index build holds: no lock, no waiting behind a build
