@@ -36,6 +36,7 @@ from sklearn.svm import LinearSVC
 from assistant import dispatch_score as dsc
 from assistant.privacy import mask
 from assistant.workorder import extract
+from store import areas
 from store import dispatch as ds
 from store.db import StoreUnavailable
 from wenban.config import DATA_DIR
@@ -127,6 +128,12 @@ class Router:
         self.matrix = self.vec.fit_transform(docs)
         self.dense = dsc.DenseMatcher(embedder, self.rows, cache) if embedder is not None and self.rows else None
         self.by_type = ds.departments_by_type(db, catalogue)
+        # each department with its area, as the item cards say it (区人社局 → 广安区人社局)
+        self.full = {r["department"]: areas.department_full(r["department"], r["code"],
+                                                            {r["code"]: r["area"]} if r["code"] and r["area"] else None)
+                     for r in db.query("select department, min(area_code) as code, min(area) as area from items "
+                                       "where catalogue = ? and department is not null group by department",
+                                       [catalogue])}
         self.history = history_model(db, catalogue) if use_history else None
         meta = db["catalogues"].get(catalogue) if db["catalogues"].count_where("name = ?", [catalogue]) else None
         enquiry = json.loads(meta["enquiry"]) if meta and meta.get("enquiry") else {}
@@ -186,7 +193,8 @@ class Router:
     # ------------------------------------------------------------ routing --
     def department(self, type_: str) -> dict[str, str] | None:
         names = self.by_type.get(type_)
-        return {"department": names[0], "type": type_} if names else None
+        return {"department": names[0], "department_full": self.full.get(names[0]) or names[0],
+                "type": type_} if names else None
 
     def centre(self) -> dict[str, str]:
         return {"department": self.command_centre or "12345", "type": ds.COMMAND_CENTRE_TYPE}

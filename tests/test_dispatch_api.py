@@ -91,3 +91,10 @@ def test_cli_ask_json_dispatches(settings):
     a = json.loads(out.stdout)
     assert a["status"] == "dispatch" and a["dispatch"]["category"][2] == "餐饮油烟"
     assert a["dispatch"]["lead"]["department"] in ("区生态环境局", "12345政务服务便民热线")
+
+
+def test_the_department_is_named_with_its_area_as_on_the_item_cards(client):
+    r = client.post("/api/v1/dispatch/route", json={"question": "老板拖欠我们三个月工资不发", "catalogue": "guangan"}).json()
+    lead = r["dispatch"]["suggested_lead"]
+    assert lead["type"] == "人社" and lead["department"] == "区人社局"
+    assert lead["department_full"] == "广安区人社局"

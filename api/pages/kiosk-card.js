@@ -102,12 +102,12 @@ function answerCard(it, ctx) {
 function dispatchCard(a, desk) {
   const d = a.dispatch || {};
   const lead = d.lead || {};
-  const support = (d.support || []).map((s) => esc(s.department)).filter(Boolean);
+  const support = (d.support || []).map((s) => esc(s.department_full || s.department)).filter(Boolean);
   const how = (d.how_to_raise && d.how_to_raise.length ? d.how_to_raise.map(esc)
     : ["拨打 12345 政务服务便民热线", desk ? `到${esc(desk)}反映` : "到大厅投诉窗口反映"]);
   const prep = d.prepare && d.prepare.length ? d.prepare.map(esc) : ["发生的时间", "具体地点", "照片或视频（如有）", "您的联系电话"];
   return `<div class="card" id="dispatch"><h2>这是一件需要反映的事，我们帮您找到负责的部门</h2>
-    ${lead.department ? `<p class="dispatch-lead">负责处理：<b>${esc(lead.department)}</b></p>` : ""}
+    ${lead.department ? `<p class="dispatch-lead">负责处理：<b>${esc(lead.department_full || lead.department)}</b></p>` : ""}
     ${d.to_command_centre ? `<p class="muted">暂时不能确定具体部门，由 12345 热线统一转给负责的部门。</p>` : ""}
     ${support.length ? `<p>协助处理：${support.join("、")}</p>` : ""}
     <h3>怎么反映</h3><ul>${how.map((h) => `<li>${h}</li>`).join("")}</ul>
@@ -119,7 +119,7 @@ function dispatchCard(a, desk) {
 function alsoRaise(a) {
   const d = a.dispatch;
   if (!d || a.status === "follow_up") return "";
-  const lead = (d.lead || {}).department;
+  const lead = (d.lead || {}).department_full || (d.lead || {}).department;
   return `<div class="card" id="also-raise"><h3>如果您要反映这个问题</h3>
     ${lead ? `<p>负责处理：<b>${esc(lead)}</b>${d.to_command_centre ? "（由 12345 热线转给负责的部门）" : ""}</p>` : ""}
     ${d.how_to_raise && d.how_to_raise.length ? `<ul>${d.how_to_raise.map((h) => `<li>${esc(h)}</li>`).join("")}</ul>` : ""}</div>`;

@@ -34,8 +34,8 @@ async function dispatchView() {
   const d = a.dispatch, ex = d.extracted || {};
   box.innerHTML = `<h3>派单</h3>
     <p><b>分类：</b><span id="d-category">${(d.category || []).filter(Boolean).map(esc).join(" › ")}</span></p>
-    <p><b>主办：</b>${esc((d.lead || {}).department)}${d.to_command_centre ? '（置信度不足，转指挥中心）' : ""}<br>
-    <b>协办：</b>${(d.support || []).map((s) => esc(s.department)).join("、") || "无"}<br>
+    <p><b>主办：</b>${esc((d.lead || {}).department_full || (d.lead || {}).department)}${d.to_command_centre ? '（置信度不足，转指挥中心）' : ""}<br>
+    <b>协办：</b>${(d.support || []).map((s) => esc(s.department_full || s.department)).join("、") || "无"}<br>
     <b>层级：</b>${esc(d.level || "")} · <b>置信度：</b>${d.confidence != null ? Number(d.confidence).toFixed(2) : "—"}<br>
     <b>地点：</b>${esc(ex.place || "未提及")} · <b>时间：</b>${esc(ex.time || "未提及")}</p>
     <p><b>工单摘要</b> <button type="button" id="copy-summary">复制工单</button> <span id="summary-copied" role="status"></span></p>
