@@ -82,6 +82,16 @@ def cmd_setup(args, settings: Settings) -> int:
             _log(f"{cat['name']}: index up to date")
         else:
             build_index(settings, db, cat["name"], embedder, log=_log, progress=sys.stderr.isatty())
+    if embedder is not None:
+        # the dispatch categories' vectors go into the embedding cache now, so a
+        # server's first 诉求 (or its start-up warm-up) finds them there
+        from assistant.dispatch import router_for
+        from index.embedder import EmbeddingCache
+
+        cache = EmbeddingCache(settings.cache_path)
+        for cat in cats:
+            router_for(db, cat["name"], embedder=embedder, cache=cache)
+        _log("dispatch categories: vectors ready")
     return 0
 
 
