@@ -192,6 +192,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             raise no_index(catalogue) from None
 
     def site_catalogue(site: str, catalogue: str | None) -> str:
+        if catalogue:
+            known_catalogue(catalogue)  # an unknown one is a 404 here, not an error inside the site lookup
         try:
             return get_assistant().site(site, catalogue).catalogue
         except BadSite as e:

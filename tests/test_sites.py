@@ -155,6 +155,15 @@ def test_api_bad_sites_are_4xx_with_reasons(client, method, url, payload):
     assert r.status_code == 422 and " / " in r.json()["detail"]
 
 
+@pytest.mark.parametrize("method, url, payload", [
+    ("get", "/api/v1/search?q=户口&site=100000&catalogue=atlantis", None),  # found by schemathesis: was a 500
+    ("post", "/api/v1/ask", {"question": "户口", "site": "440100", "catalogue": "atlantis"}),
+])
+def test_an_unknown_catalogue_with_a_site_is_a_404(client, method, url, payload):
+    r = client.post(url, json=payload) if method == "post" else client.get(url)
+    assert r.status_code == 404 and "atlantis" in r.json()["detail"]
+
+
 # ------------------------------------------------------ synthetic province --
 
 def test_a_small_synthetic_province_answers_at_a_site_as_its_own_catalogue(settings, embedder, tmp_path):
