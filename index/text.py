@@ -71,6 +71,12 @@ ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                      ("单位", "公司", "企业", "机关", "事业", "厂", "机构", "用人", "员工", "职工", "招")),
     "professional": (("执业许可", "执业证", "执业变更", "执业注销", "免职", "执业机构"),
                      ("执业", "律师证", "当律师", "做律师", "公证员", "医师", "职业资格")),
+    # Variants for a particular group of applicants (驾驶证初次申领(外国人…)): most
+    # citizens are none of these, so they follow the everyday variant unless asked.
+    "group": (("外国人", "外籍", "境外人员", "港澳", "香港", "澳门", "台湾", "台胞", "华侨", "归侨", "侨眷",
+               "军人", "军队", "驻外", "无国籍"),
+              ("外国", "外籍", "老外", "国外", "境外", "港澳", "香港", "澳门", "台湾", "台胞", "侨", "军人",
+               "军队", "部队", "当兵", "转业", "复员", "驻外", "无国籍")),
 }
 
 
@@ -87,6 +93,20 @@ def roles(name: str) -> set[str]:
 def claimed_roles(question: str) -> set[str]:
     """The roles a question speaks as ("我们单位…" → {"organisation"})."""
     return {r for r, (_, words) in ROLES.items() if any(w in question for w in words)}
+
+
+def char_pairs(text: str) -> set[str]:
+    """Adjacent character pairs, not across punctuation or brackets.
+
+        >>> sorted(char_pairs("低保（城市）"))
+        ['低保', '城市']
+    """
+    return {c[i:i + 2] for c in _PUNCT.split(text) if c for i in range(len(c) - 1)}
+
+
+def share_in(pairs: set[str], text: str) -> float:
+    """The share of ``pairs`` found in ``text``; 0 for no pairs."""
+    return sum(p in text for p in pairs) / len(pairs) if pairs else 0.0
 
 
 def keyword_text(item: dict[str, Any]) -> str:

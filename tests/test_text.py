@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.text import Vocabulary, actions, claimed_roles, roles
+from index.text import Vocabulary, actions, char_pairs, claimed_roles, roles, share_in
 
 
 def test_a_vocabulary_word_matches_with_words_in_between():
@@ -43,3 +43,12 @@ def test_a_two_character_verb_and_object_may_be_split():
     assert [w for w, _ in v.matches("想砍几棵树")] == ["砍树"]
     assert [w for w, _ in v.matches("我们离了婚")] == ["离婚"]
     assert v.matches("社区保洁") == []  # not a verb: no gap
+
+
+def test_group_variants_and_character_pair_shares():
+    assert roles("机动车驾驶证初次申领(外国人申领小型汽车准驾车型)") == {"group"}
+    assert roles("机动车驾驶证初次申领(大陆居民申领小型汽车准驾车型)") == set()
+    assert claimed_roles("我是外国人想考驾照") == {"group"} and claimed_roles("我想考驾照") == set()
+    assert share_in(char_pairs("最低生活保障"), "申请最低生活保障") == 1.0
+    assert 0 < share_in(char_pairs("家庭经济困难儿童最低生活保障"), "申请最低生活保障") < 1
+    assert share_in(set(), "任何") == 0.0

@@ -1,0 +1,43 @@
+"""Ranking features on the served catalogues: who the question speaks as, and
+how much of an item name it covers. Each test compares against the same
+retriever with the feature off, so it fails if the feature stops working."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from index.search import Retriever
+
+
+def rank_of(retriever: Retriever, question: str, fragment: str) -> int:
+    names = [c.name for c in retriever.search(question, k=20).candidates]
+    return next(i for i, n in enumerate(names) if fragment in n)
+
+
+@pytest.fixture(scope="module")
+def guangdong(assistant):
+    return assistant.retriever("guangdong")
+
+
+def test_a_variant_for_foreigners_follows_the_everyday_one_unless_asked(guangdong):
+    plain = "学车拿小型汽车驾驶证怎么申领"
+    assert rank_of(guangdong, plain, "大陆居民申领小型汽车") < rank_of(guangdong, plain, "外国人申领小型汽车")
+    foreign = "外国人在广州申领小型汽车驾驶证"
+    assert rank_of(guangdong, foreign, "外国人申领小型汽车") < rank_of(guangdong, foreign, "大陆居民申领小型汽车")
+
+
+@pytest.mark.parametrize("question, wanted", [("经济困难怎么申请低保", "最低生活保障"),
+                                              ("残疾证怎么申请办理", "残疾人证新办")])
+def test_the_member_whose_name_the_question_covers_comes_first(assistant, question, wanted):
+    r = assistant.retriever("guangan")
+    original = r.params
+    try:
+        r.params = replace(original, coverage=0.0, asked=0.0)
+        off = r.search(question).candidates
+    finally:
+        r.params = original
+    on = r.search(question).candidates
+    assert off[0].name != wanted  # without the shares a longer sibling wins
+    assert on[0].name == wanted
