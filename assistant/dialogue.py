@@ -152,6 +152,9 @@ class Dialogue:
                 sess.pending = {**sess.pending, "options": picked}
                 return self._reply(sess, {"status": "clarify", "question": text, "catalogue": catalogue,
                                           "item": None, "clarify": sess.pending, "candidates": [], "score": None})
+            refined = self._refine(sess, text, site, level)
+            if refined is not None:
+                return refined
             self._abandon(sess)  # a new question instead of a choice
             sess.pending = None
         if sess.item_code:
@@ -173,6 +176,25 @@ class Dialogue:
             sess.item_code = None
             if answer["status"] == "not_found":  # a routed 诉求 is answered, not unanswered
                 self.log(catalogue, "not_found", text, answer["candidates"], sess.id)
+        return self._reply(sess, answer)
+
+    def _refine(self, sess: Session, text: str, site: str | None, level: str | None) -> dict[str, Any] | None:
+        """A reply that fits no option but says more about the need ("我是外国人" to
+        a question about 驾驶证 variants): when the reply alone finds nothing, the
+        pending question and the reply together are asked; None to go on as usual."""
+        if not sess.pending_question or self.assistant.ask(text, sess.catalogue, site=site, level=level,
+                                                           clarify=False)["status"] != "not_found":
+            return None
+        answer = self.assistant.ask(f"{sess.pending_question}，{text}", sess.catalogue, site=site, level=level)
+        if answer["status"] not in ("answer", "clarify"):
+            return None
+        sess.pending = sess.pending_question = sess.pending_candidates = None
+        sess.last_question, sess.last_candidates = text, answer["candidates"]
+        if answer["status"] == "answer":
+            sess.item_code = answer["item"]["code"]
+        else:
+            sess.pending, sess.pending_question = answer["clarify"], f"{answer['question']}"
+            sess.pending_candidates = answer["candidates"]
         return self._reply(sess, answer)
 
     def _none_of_these(self, sess: Session, text: str) -> dict[str, Any]:

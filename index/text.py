@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -95,16 +96,17 @@ def claimed_roles(question: str) -> set[str]:
     return {r for r, (_, words) in ROLES.items() if any(w in question for w in words)}
 
 
-def char_pairs(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 16)  # item names recur question after question
+def char_pairs(text: str) -> frozenset[str]:
     """Adjacent character pairs, not across punctuation or brackets.
 
         >>> sorted(char_pairs("低保（城市）"))
         ['低保', '城市']
     """
-    return {c[i:i + 2] for c in _PUNCT.split(text) if c for i in range(len(c) - 1)}
+    return frozenset(c[i:i + 2] for c in _PUNCT.split(text) if c for i in range(len(c) - 1))
 
 
-def share_in(pairs: set[str], text: str) -> float:
+def share_in(pairs: frozenset[str], text: str) -> float:
     """The share of ``pairs`` found in ``text``; 0 for no pairs."""
     return sum(p in text for p in pairs) / len(pairs) if pairs else 0.0
 

@@ -47,8 +47,10 @@ def test_clarify_then_choose_in_words_then_follow_up(dialogue):
     opts = r["clarify"]["options"]
     assert 2 <= len(opts) <= 5 and len({o["label"] for o in opts}) == len(opts)
     assert r["clarify"]["none_of_these"] == {"label": "都不是", "reply": "都不是"}
-    assert "机动车驾驶证初次申领" in r["clarify"]["prompt"]
+    prompt = r["clarify"]["prompt"]
+    assert "机动车驾驶证初次申领" in prompt and prompt.count("(") == prompt.count(")")
     sid = r["session_id"]
+    # the options are the everyday variants: the reply fits none, so it refines the question
     r = dialogue.turn(sid, "我是外国人", "guangdong")
     if r["status"] == "clarify":  # several foreigner variants: narrowed, asked again
         assert all("外国人" in o["label"] for o in r["clarify"]["options"])
