@@ -7,41 +7,32 @@ Public: ``POST /api/v1/ask`` (a conversation turn; pass back ``session_id``),
 ``GET /api/v1/items/{code}``, ``POST /api/v1/feedback``, ``GET /api/v1/qr``,
 ``/healthz``, ``/readyz``; pages ``/`` (kiosk), ``/operator``, ``/quality``.
 Admin, with ``Authorization: Bearer $WENBAN_ADMIN_TOKEN`` (no token configured:
-admin routes answer 404): catalogue import, reindex, the quality data.
+admin routes answer 404): catalogue import and reindex (``api/admin_catalogues.py``),
+the quality data, the question library, dispatch catalogues and history.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import secrets
 import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import (
-    Depends,
-    FastAPI,
-    File,
-    Form,
-    HTTPException,
-    Query,
-    Request,
-    UploadFile,
-)
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import audit
 from api.admission import Admission
+from api import admin_catalogues
 from api import dispatch as dispatch_routes
-from api.deps import Context, error, import_failed, no_index, require_admin, save_upload
+from api.deps import Context, error, no_index
 from api.library import router as library_router
-from api.watch import Watcher, build_lock
+from api.watch import Watcher
 from api.openapi import bilingual, declare_errors
 from api.security import Guard
 from assistant.answer import MAX_QUESTION_CHARS, Assistant, BadQuestion, check_question
@@ -53,7 +44,6 @@ from assistant.sites import BadSite
 from assistant.privacy import mask
 from store import db as store
 from index.build import IndexUnavailable, sweep
-from store.importers import MAX_IMPORT_BYTES, ImportFailed, Limits, load_file
 from store.urls import safe_url
 from wenban.config import Settings
 
@@ -97,7 +87,6 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     context = app.state.ctx = Context(settings, assistant)
     app.include_router(dispatch_routes.router)
     get_assistant, get_dialogue, known_catalogue = context.assistant, context.dialogue, context.known_catalogue
-    admin = require_admin
 
     # ------------------------------------------------------------ plumbing --
     # outermost first: Guard (size, rate, headers, access log) then AdminGate (token, lockout, audit)
@@ -292,97 +281,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             raise error(422, "链接过长，无法生成二维码", "the link is too long for a QR code") from None
         return SVGResponse(buf.getvalue())
 
-    # --------------------------------------------------------------- admin --
-    @app.post("/api/v1/admin/catalogues/{name}/import", dependencies=[Depends(admin)])
-    async def import_catalogue(name: str, file: UploadFile = File(...), format: str = Form("generic"),
-                               title: str | None = Form(None)) -> dict[str, Any]:
-        if not re.fullmatch(r"[a-z0-9_-]{1,64}", name):
-            raise error(422, "目录名只能用小写字母、数字、-、_", "catalogue names are a-z, 0-9, - and _")
-        suffix = Path(file.filename or "upload.csv").suffix.lower()
-        if not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
-            suffix = ".bin"
-        # under WENBAN_HOME, removed in finally and swept at start (after a kill -9)
-        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-        path = settings.uploads_dir / f"upload-{secrets.token_hex(8)}{suffix}"
-        try:
-            await save_upload(file, path, MAX_IMPORT_BYTES)
-            try:
-                data = await run_in_threadpool(load_file, path, format, name, Limits.from_settings(settings))
-            except ImportFailed as e:
-                return import_failed(e, file.filename)
-            except ValueError as e:
-                raise error(422, "格式不支持", str(e)) from None
-        finally:
-            path.unlink(missing_ok=True)
-        if title:
-            data.title = title
-        data.source = data.source or file.filename
-
-        def import_and_index() -> dict[str, Any]:
-            # one operation from the user's view: a changed import rebuilds the
-            # index; the old index answers (from its own copy of the items) until the swap
-            db = store.open_db(settings.database)
-            try:
-                result = store.import_catalogue(db, data)
-                out: dict[str, Any] = {"summary": result.summary(), "version": result.version,
-                                       "added": result.added, "changed": result.changed,
-                                       "removed": result.removed}
-                if not result.unchanged:
-                    out["index"] = rebuild(db, name)
-                return out
-            finally:
-                db.close()
-
-        return await run_in_threadpool(import_and_index)
-
-    def rebuild(db, name: str) -> dict[str, Any]:
-        """Build and swap in a new index; a failure is reported, the old index keeps serving."""
-        from index.build import build_index
-
-        a = get_assistant()
-        try:
-            with build_lock(settings, name):  # the watchers of other processes wait, then load it
-                manifest = build_index(settings, db, name, a.embedder, log=access_log.info, progress=False)
-            a.reload(name)
-        except Exception as e:  # noqa: BLE001 - any failure: report it, keep serving the old index
-            access_log.error("index build of %s failed: %s", name, e)
-            return {"status": "failed", "reason": f"重建索引失败，旧索引继续服务 / index build failed, "
-                                                  f"the old index keeps serving: {e}"}
-        return {"status": "built", "build_id": manifest["build_id"], "item_count": manifest["item_count"]}
-
-    @app.post("/api/v1/admin/catalogues/{name}/reindex", dependencies=[Depends(admin)])
-    async def reindex(name: str) -> dict[str, Any]:
-        """Build a new index while the old one keeps answering; swap when loaded.
-        A failed build leaves the old one serving."""
-        known_catalogue(name)
-        from index.build import build_index
-
-        a = get_assistant()
-
-        def build() -> dict[str, Any]:
-            db = store.open_db(settings.database)  # this thread's own connection
-            try:
-                with build_lock(settings, name):
-                    manifest = build_index(settings, db, name, a.embedder, log=access_log.info, progress=False)
-            finally:
-                db.close()
-            a.reload(name)
-            return manifest
-
-        try:
-            return await run_in_threadpool(build)
-        except Exception as e:  # noqa: BLE001 - any failure: report it, keep serving the old index
-            access_log.error("reindex of %s failed: %s", name, e)
-            raise error(500, "重建索引失败，旧索引继续服务", f"reindex failed, the old index keeps serving: {e}") \
-                from None
-
-    @app.get("/api/v1/admin/eval/{name}", dependencies=[Depends(admin)], response_class=FileResponse,
-             responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}})
-    def eval_file(name: str) -> FileResponse:
-        path = settings.home / "eval" / "latest" / name
-        if not re.fullmatch(r"[\w.-]+\.png", name) or not path.exists():
-            raise error(404, "没有该文件", f"no file {name}")
-        return FileResponse(path, media_type="image/png")
+    app.include_router(admin_catalogues.router)  # import, reindex, eval plots
 
     # --------------------------------------------------------------- pages --
     app.include_router(pages_router)  # static files, docs, quality data and actions

@@ -21,7 +21,7 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,6 @@ class StoreUnavailable(Exception):
 
 # One writer at a time in this process; other processes queue on SQLite's lock.
 _WRITE_LOCK = threading.RLock()
-# Questions that could not be logged (disk full …): counted, warned, never raised.
-log_failures = 0
 
 
 def is_url(target: str | Path) -> bool:
@@ -353,74 +351,6 @@ def get_catalogue(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None
     return {**rows[0], "enquiry": json.loads(rows[0]["enquiry"]) if rows[0]["enquiry"] else {}}
 
 
-def log_unanswered(db: sqlite_utils.Database, catalogue: str, kind: str, question: str,
-                   candidates: list[dict[str, Any]], session_id: str | None = None) -> bool:
-    """``kind``: not_found | abandoned_clarify. ``question`` must already be masked.
-
-    Never raises: a question is answered even when it cannot be logged (disk
-    full, store locked too long); the failure is counted in ``log_failures``
-    and warned about. Returns whether the entry was stored."""
-    global log_failures
-    try:
-        with write(db):
-            db["unanswered"].insert({
-                "at": _now(), "catalogue": catalogue,
-                "kind": kind, "question": question,
-                "candidates": json.dumps(candidates, ensure_ascii=False), "session_id": session_id,
-            })
-        return True
-    except (sqlite3.Error, StoreUnavailable) as e:
-        log_failures += 1
-        log.warning("could not log an unanswered question (%d so far): %s", log_failures, e)
-        return False
-
-
-def unanswered(db: sqlite_utils.Database, catalogue: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    where, args = ("where catalogue = ?", [catalogue]) if catalogue else ("", [])
-    rows = db.query(f"select * from unanswered {where} order by id desc limit ?", [*args, limit])
-    return [{**r, "candidates": json.loads(r["candidates"] or "[]")} for r in rows]
-
-
-def add_feedback(db: sqlite_utils.Database, session_id: str, answer_code: str, helpful: bool,
-                 comment: str | None, catalogue: str | None = None, question: str | None = None) -> int:
-    """``comment`` must already be masked. ``StoreUnavailable`` when it could not
-    be saved (nothing half-written: the transaction is rolled back)."""
-    try:
-        with write(db):
-            table = db["feedback"].insert({
-                "at": _now(), "session_id": session_id,
-                "catalogue": catalogue, "answer_code": answer_code, "helpful": int(helpful), "comment": comment,
-                "question": question,
-            })
-        return table.last_pk
-    except StoreUnavailable:
-        raise
-    except sqlite3.Error as e:
-        log.warning("could not save feedback: %s", e)
-        raise StoreUnavailable(str(e)) from None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def purge_older_than(db: sqlite_utils.Database, days: int) -> int:
-    """Delete stored questions and comments older than ``days`` (retention);
-    ``days`` ≤ 0 keeps everything. Returns how many rows went."""
-    if days <= 0:
-        return 0
-    cutoff = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="seconds")
-    with write(db):
-        n = db.execute("delete from unanswered where at < ?", [cutoff]).rowcount
-        n += db.execute("delete from feedback where at < ?", [cutoff]).rowcount
-    return n
-
-
-def feedback(db: sqlite_utils.Database, helpful: bool | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    where, args = ("where helpful = ?", [int(helpful)]) if helpful is not None else ("", [])
-    return list(db.query(f"select * from feedback {where} order by id desc limit ?", [*args, limit]))
-
-
 def browse_items(db: sqlite_utils.Database, catalogue: str, q: str | None = None, department: str | None = None,
                  type_: str | None = None, page: int = 1, per_page: int = 20) -> dict[str, Any]:
     """The public list, filtered: name contains ``q``, exact department and type."""
@@ -450,3 +380,16 @@ def find_code(db: sqlite_utils.Database, code: str) -> list[str]:
     """The catalogues holding an item with this code."""
     return [r["catalogue"] for r in db.query("select catalogue from items where code = ?", [code])]
 
+
+# The quality log (unanswered questions, feedback, retention) lives in
+# store/quality.py; callers keep using ``store.db`` (resolved on first use, as
+# store.quality itself imports this module).
+_QUALITY = {"add_feedback", "feedback", "log_failure_count", "log_unanswered", "purge_older_than", "unanswered"}
+
+
+def __getattr__(name: str):
+    if name in _QUALITY:
+        from store import quality
+
+        return getattr(quality, name)
+    raise AttributeError(f"module 'store.db' has no attribute {name!r}")

@@ -165,7 +165,7 @@ def test_admin_import_reports_rows_and_writes_nothing_on_error(admin):
 
 
 def test_admin_upload_limit(admin, monkeypatch):
-    import api.app as app_mod
+    import api.admin_catalogues as app_mod
 
     monkeypatch.setattr(app_mod, "MAX_IMPORT_BYTES", 100)
     r = admin.post("/api/v1/admin/catalogues/hall/import", headers=AUTH,

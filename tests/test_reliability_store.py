@@ -123,7 +123,7 @@ def test_full_disk_feedback_is_a_clear_503_and_questions_are_still_answered(rel_
     db = rel_client.app.state.ctx.assistant().db
     a = rel_client.post("/api/v1/ask", json={"question": "孩子刚出生怎么上户口", "catalogue": "guangan"}).json()
     before_fb, before_q = db["feedback"].count, db["unanswered"].count
-    failures = store.log_failures
+    failures = store.log_failure_count()
     monkeypatch.setattr("sqlite_utils.db.Table.insert", _disk_full)
 
     r = rel_client.post("/api/v1/feedback", json={"session_id": a["session_id"], "catalogue": "guangan",
@@ -132,7 +132,7 @@ def test_full_disk_feedback_is_a_clear_503_and_questions_are_still_answered(rel_
     assert "反馈未能保存" in r.json()["detail"] and "could not be saved" in r.json()["detail"]
     r = rel_client.post("/api/v1/ask", json={"question": "推荐一部好看的电影", "catalogue": "guangan"})
     assert r.status_code == 200 and r.json()["status"] == "not_found"
-    assert store.log_failures == failures + 1
+    assert store.log_failure_count() == failures + 1
 
     monkeypatch.undo()
     assert (db["feedback"].count, db["unanswered"].count) == (before_fb, before_q)  # nothing half-written
