@@ -46,6 +46,10 @@ NONE_OF_THESE = ("都不是", "都不对", "以上都不是", "都不是我要�
 NONE_MESSAGE = ("抱歉，没能找到您要办的事项。请换一种说法再问一次（比如说说要办什么证、给谁办、遇到了什么情况），"
                 "或者按部门浏览全部事项。")
 
+# A reply scoring this much alone is a question of its own ("身份证丢了怎么办" 0.89,
+# "护照" 0.94), not a detail of the pending one ("我是外国人" 0.47, "摩托车" 0.40).
+REFINE_BELOW = 0.6
+
 
 def is_none_of_these(text: str) -> bool:
     core = re.sub(r"[，。！？,.!?\s啊呀吧呢哦嗯]", "", text)
@@ -179,14 +183,20 @@ class Dialogue:
         return self._reply(sess, answer)
 
     def _refine(self, sess: Session, text: str, site: str | None, level: str | None) -> dict[str, Any] | None:
-        """A reply that fits no option but says more about the need ("我是外国人" to
-        a question about 驾驶证 variants): when the reply alone finds nothing, the
-        pending question and the reply together are asked; None to go on as usual."""
-        if not sess.pending_question or self.assistant.ask(text, sess.catalogue, site=site, level=level,
-                                                           clarify=False)["status"] != "not_found":
+        """A reply that fits no option may say more about the need ("我是外国人" to
+        a question about 驾驶证 variants) or be a new question ("身份证丢了怎么办").
+        When it names something item names use but is a weak question on its own
+        (score below ``REFINE_BELOW``), the pending question and the reply are
+        asked together; if that fits better, it is the answer. None: go on as
+        usual (a new question)."""
+        retriever = self.assistant.retriever(sess.catalogue)
+        known = [w for w in retriever.tokenizer.tokens(text) if len(w) >= 2 and w in retriever.keyword_vocab]
+        if not sess.pending_question or not known:  # "今天天气怎么样" refines nothing
             return None
+        alone = self.assistant.ask(text, sess.catalogue, site=site, level=level, clarify=False)
         answer = self.assistant.ask(f"{sess.pending_question}，{text}", sess.catalogue, site=site, level=level)
-        if answer["status"] not in ("answer", "clarify"):
+        if alone["score"] >= REFINE_BELOW or answer["status"] not in ("answer", "clarify") or \
+                answer["score"] <= alone["score"]:
             return None
         sess.pending = sess.pending_question = sess.pending_candidates = None
         sess.last_question, sess.last_candidates = text, answer["candidates"]

@@ -50,7 +50,6 @@ def test_clarify_then_choose_in_words_then_follow_up(dialogue):
     prompt = r["clarify"]["prompt"]
     assert "机动车驾驶证初次申领" in prompt and prompt.count("(") == prompt.count(")")
     sid = r["session_id"]
-    # the options are the everyday variants: the reply fits none, so it refines the question
     r = dialogue.turn(sid, "我是外国人", "guangdong")
     if r["status"] == "clarify":  # several foreigner variants: narrowed, asked again
         assert all("外国人" in o["label"] for o in r["clarify"]["options"])
@@ -217,3 +216,26 @@ def test_an_answer_carries_distinct_alternatives(dialogue):
     # and 都不是 right after an answer that was not it
     r = dialogue.turn(r["session_id"], "都不是", "guangan")
     assert r["status"] == "not_found" and r["not_found"]["reason"] == "none_of_these"
+
+
+def test_a_reply_that_fits_no_option_refines_the_pending_question(dialogue):
+    r = dialogue.turn(None, "我想考驾照", "guangdong")
+    assert r["status"] == "clarify"
+    sid = r["session_id"]
+    sess = dialogue.sessions.get(sid)  # offer only the everyday variants
+    sess.pending = {**sess.pending, "options": [o for o in sess.pending["options"] if "外国人" not in o["name"]]}
+    dialogue.sessions.save(sess)
+    r = dialogue.turn(sid, "我是外国人", "guangdong")  # alone it finds nothing; with the question it does
+    assert r["status"] in ("answer", "clarify")
+    first = r["item"]["name"] if r["status"] == "answer" else r["clarify"]["options"][0]["name"]
+    assert "外国人" in first and "驾驶证" in first
+    r = dialogue.turn(sid, "今天天气怎么样", "guangdong")  # nothing the catalogue knows: a new question
+    assert r["status"] == "not_found"
+
+
+def test_a_new_question_during_a_clarify_is_not_taken_as_a_detail(dialogue):
+    r = dialogue.turn(None, "我想考驾照", "guangdong")
+    sid = r["session_id"]
+    r = dialogue.turn(sid, "办理普通护照", "guangdong")
+    names = [r["item"]["name"]] if r["status"] == "answer" else [o["name"] for o in r["clarify"]["options"]]
+    assert "护照" in names[0] and "驾驶证" not in names[0]

@@ -258,6 +258,7 @@ def test_kiosk_clarify_by_tapping_then_follow_up(server, page):
     assert 2 <= len(options) <= 6
     assert page.query_selector("#clarify #none-of-these")  # a way out of every clarify
     assert all(o.bounding_box()["height"] >= 48 for o in options)  # touch targets
+    shot(page, "kiosk-clarify")
     options[0].click()
     card = page.wait_for_selector("#answer")
     assert "机动车驾驶证初次申领" in card.inner_text()
