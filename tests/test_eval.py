@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eval.run import (
+    BATCHES,
     SPLITS,
     fit_calibration,
     format_reports,
@@ -24,7 +25,7 @@ def test_sets_are_large_enough_and_hold_a_part_out(catalogue, at_least):
     assert all(r["gold"] and r["departments"] for r in inscope)
     assert any(r["expect"] == "not_found" for r in rows)
     # the first batch holds out about a third (by a hash of the id); later batches are held out whole
-    first = [r for r in rows if "-b2-" not in r["id"] and "-b3-" not in r["id"]]
+    first = [r for r in rows if not any(f"-{b}-" in r["id"] for b in BATCHES)]
     assert 0.25 <= sum(r["split"] == "heldout" for r in first) / len(first) <= 0.5
     later = [r for r in rows if r not in first]
     assert later and all(r["split"] == "heldout" for r in later)
@@ -34,29 +35,32 @@ def test_sets_are_large_enough_and_hold_a_part_out(catalogue, at_least):
 @pytest.mark.parametrize("catalogue", ["guangan", "guangdong"])
 def test_splits_partition_the_set_by_batch(catalogue):
     rows = load_set(catalogue)
-    parts = {sp: load_set(catalogue, sp) for sp in ("dev", "heldout", "b2", "b3")}
+    parts = {sp: load_set(catalogue, sp) for sp in ("dev", "heldout", "b2", "b3", "b4")}
     assert sorted(r["id"] for p in parts.values() for r in p) == sorted(r["id"] for r in rows)
     assert all(r["split"] == "dev" for r in parts["dev"])
-    assert parts["heldout"] and all(r["split"] == "heldout" and "-b2-" not in r["id"] and "-b3-" not in r["id"]
+    assert parts["heldout"] and all(r["split"] == "heldout" and not any(f"-{b}-" in r["id"] for b in BATCHES)
                                     for r in parts["heldout"])
-    for batch in ("b2", "b3"):
+    for batch in ("b2", "b3", "b4"):
         assert parts[batch] and all(f"-{batch}-" in r["id"] and r["split"] == "heldout" for r in parts[batch])
         assert any(r["expect"] == "not_found" for r in parts[batch])
     b3_in = [r for r in parts["b3"] if r["expect"] == "answer"]
     assert len(b3_in) >= (80 if catalogue == "guangan" else 60)
     assert len(parts["b3"]) - len(b3_in) >= (12 if catalogue == "guangan" else 10)
+    b4_in = [r for r in parts["b4"] if r["expect"] == "answer"]
+    assert len(b4_in) >= (90 if catalogue == "guangan" else 65)
+    assert len(parts["b4"]) - len(b4_in) >= (10 if catalogue == "guangan" else 8)
 
 
 def test_split_names_are_checked_and_the_cli_takes_a_comma_list():
     from wenban.cli import parser
 
     assert parse_splits("dev, b3,dev") == ["dev", "b3"]
-    assert set(SPLITS) == {"dev", "heldout", "b2", "b3", "all"}
-    with pytest.raises(ValueError, match="b4"):
-        parse_splits("dev,b4")
+    assert set(SPLITS) == {"dev", "heldout", "b2", "b3", "b4", "all"} and SPLITS[-1] == "all"
+    with pytest.raises(ValueError, match="b5"):
+        parse_splits("dev,b5")
     with pytest.raises(ValueError):
-        load_set("guangan", "b4")
-    assert parser().parse_args(["eval", "--split", "dev,heldout,b2,b3"]).split == ["dev", "heldout", "b2", "b3"]
+        load_set("guangan", "b5")
+    assert parser().parse_args(["eval", "--split", "dev,heldout,b2,b3,b4"]).split == ["dev", "heldout", "b2", "b3", "b4"]
     assert parser().parse_args(["eval"]).split == ["heldout"]
     with pytest.raises(SystemExit):
         parser().parse_args(["eval", "--split", "held-out"])
