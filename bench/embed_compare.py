@@ -5,7 +5,7 @@
 
 Each configuration answers every evaluation question once (hybrid, with the
 clarify turn, as ``wenban eval``) and is scored per split: dev, heldout (all
-held-out questions), and its batches b2 (``-b2-`` ids) and b3 (``-b3-`` ids).
+held-out questions), and its batches b2, b3 and b4 (``-b2-``, ``-b3-``, ``-b4-`` ids).
 Only aggregates are printed: held-out failures are never shown.
 A configuration is ``base`` or ``adapter=FILE``, with ``+onnx`` for that backend.
 """
@@ -28,7 +28,8 @@ CATALOGUES = ("guangan", "guangdong")
 SPLITS = {"dev": lambda r: r["split"] == "dev",
           "heldout": lambda r: r["split"] == "heldout",
           "b2": lambda r: "-b2-" in r["id"],
-          "b3": lambda r: "-b3-" in r["id"]}
+          "b3": lambda r: "-b3-" in r["id"],
+          "b4": lambda r: "-b4-" in r["id"]}
 METRICS = ("department@1", "item_hit@1", "item_hit@3", "mrr", "accuracy_after_clarify", "clarify_rate",
            "not_found_recall", "in_scope_wrongly_not_found")
 
