@@ -246,6 +246,8 @@ class Router:
             why.append("结合语义相似度")
         if self.history is not None:
             why.append("参考本中心历史工单的承办部门")
+        if self.level1 is not None:
+            why.append("分类参考历史工单（按承办部门推知的一级分类）")
         if lead_type == dsc.LOCAL_TYPE:
             why.append("留言写明了所在街道或社区，按属地管理由属地街道（乡镇）处理")
         if lead is None:
