@@ -76,8 +76,9 @@ class Level1Model:
         self.vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
         x = self.vec.fit_transform([clean(t) for t, _ in pairs])
         y = [l1 for _, l1 in pairs]
-        # calibrated: the margins become probabilities comparable across messages
-        self.clf = CalibratedClassifierCV(LinearSVC(C=0.5), cv=3).fit(x, y)
+        # calibrated (one SVM, sigmoid fitted on 3-fold predictions): probabilities comparable
+        # across messages; the 3-fold ensemble was 0.785 on dev against 0.767, at 7× the time (17 ms)
+        self.clf = CalibratedClassifierCV(LinearSVC(C=0.5), cv=3, ensemble=False).fit(x, y)
         share = Counter(y)
         self.share = np.array([share[c] / len(y) for c in self.clf.classes_])
 
