@@ -95,3 +95,21 @@ def test_a_broken_history_file_says_which_row_and_keeps_the_learned_class(db, tm
         ds.load_history(p)
     assert "row 2: 日期" in str(e.value) and "2020-13-45" in str(e.value) and "row 3: 诉求内容: empty" in str(e.value)
     assert Router(db, "hall", threshold=0.0).level1.orders == 800  # nothing was replaced
+
+
+def test_the_class_evaluation_leaves_out_labelled_messages_and_cuts_history_by_time(db):
+    from eval.dispatch import HISTORY_CUTS, category_history_report
+
+    labelled = [{"id": 1, "text": "夜里门岗没人巡逻还照拿工资", "label": "城乡建设", "date": "2020-06-01T00:00:00"},
+                {"id": 2, "text": "工厂拖欠工资", "label": "劳动和社会保障", "date": "2021-06-01T00:00:00"}]
+    replied = [{"id": 100 + i, "text": o["text"], "type": o["type"], "unit": o["department"], "date": o["date"]}
+               for i, o in enumerate(orders(400))]  # dated 2020-01 … 2020-03
+    replied += [{"id": 1, "text": "同一编号的留言", "type": "住建", "unit": "区住建局", "date": "2019-01-01T00:00:00"},
+                {"id": 9, "text": "工厂拖欠工资", "type": "人社", "unit": "区人社局", "date": "2019-01-01T00:00:00"}]
+    out = category_history_report(db, "hall", labelled, replied, "all")
+    assert out["typed_replied"] == 1202 and out["overlap_left_out"] == 2
+    assert out["all"]["history_median"] == 1200 and out["all"]["accuracy"] == 1.0
+    assert out["before_split"]["history_min"] == 1200  # all orders predate the first message
+    # the 2020 message gets only orders from before 2020 (none: the 2019 ones were left out), the 2021 one all
+    assert out["before_each"]["history_min"] == 0 and out["before_each"]["history_max"] == 1200
+    assert set(HISTORY_CUTS) <= set(out) and ds.history(db, "hall") == []  # the scratch history is emptied
