@@ -1,8 +1,9 @@
 """Measuring 诉求 routing on real citizen messages (tipdm2020c, read from
 ``../shared/data/messages/``, never copied here).
 
-* category: the first-level class of the 494 labelled messages, zero-shot from
-  the dispatch catalogue (our level-1 names mapped to the taxonomy's);
+* category: the first-level class of the 495 labelled messages, zero-shot from
+  the dispatch catalogue (our level-1 names mapped to the taxonomy's), and with
+  the replied messages as past work orders (``category_history_report``);
 * department: the handling unit's type read from each official reply of the
   2,816 replied messages (``reply_type``), then routing accuracy@1/@3,
   zero-shot and with earlier messages as history;
@@ -84,7 +85,7 @@ def message_text(r: dict[str, Any], limit: int = 500) -> str:
 
 
 def load_labelled(folder: Path) -> list[dict[str, Any]]:
-    return [{"text": message_text(r), "label": r["一级分类"], "date": ds.parse_date(r["留言时间"])}
+    return [{"id": r["留言编号"], "text": message_text(r), "label": r["一级分类"], "date": ds.parse_date(r["留言时间"])}
             for r in _rows(folder / "messages_labelled.xlsx")]
 
 
@@ -115,18 +116,61 @@ def history_split(known: list[dict[str, Any]], split: str) -> tuple[list, list]:
     return known[:cut[0]], known[cut[0]:cut[1]]
 
 
-def category_report(router: Router, labelled: list[dict[str, Any]]) -> dict[str, Any]:
-    """Zero-shot first-level class: accuracy and macro-F1 over the gold classes."""
-    gold = [m["label"] for m in labelled]
-    pred = []
-    for m in labelled:
-        row = router.rows[int(np.argmax(router.weights(m["text"])))]
-        pred.append(TO_TAXONOMY.get(row["l1"], row["l1"]))
+def _scores(gold: list[str], pred: list[str]) -> dict[str, Any]:
     labels = sorted(set(gold))
     per = f1_score(gold, pred, labels=labels, average=None, zero_division=0)
     return {"n": len(gold), "accuracy": round(accuracy_score(gold, pred), 3),
             "macro_f1": round(float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0)), 3),
             "per_class_f1": {k: round(float(v), 3) for k, v in zip(labels, per)}}
+
+
+def _level1(router: Router, text: str) -> str:
+    row = router.rows[int(np.argmax(router.weights(text)))]
+    return TO_TAXONOMY.get(row["l1"], row["l1"])
+
+
+def category_report(router: Router, labelled: list[dict[str, Any]]) -> dict[str, Any]:
+    """First-level class as ``router`` chooses it: accuracy and macro-F1 over the gold classes."""
+    return _scores([m["label"] for m in labelled], [_level1(router, m["text"]) for m in labelled])
+
+
+HISTORY_CUTS = ("all", "before_split", "before_each")
+
+
+def category_history_report(db, catalogue: str, labelled: list[dict[str, Any]], replied: list[dict[str, Any]],
+                            split: str, embedder=None) -> dict[str, Any]:
+    """First-level class with the replied messages (typed by their reply) imported
+    as past work orders, so the router's level-1 model learns from them. Replied
+    messages that are also labelled ones (same 留言编号 or text) are left out.
+    ``HISTORY_CUTS``: ``all`` every typed replied message (2011–2020: mostly later
+    than the dev messages); ``before_split`` only those dated before the split's
+    first message; ``before_each`` for each message only those dated before the
+    start of its year (one model per year)."""
+    test = by_time(labelled, split)
+    ids, texts = {m["id"] for m in labelled}, {m["text"] for m in labelled}
+    known = [m for m in replied if m["type"]]
+    history = [m for m in known if m["id"] not in ids and m["text"] not in texts]
+    out: dict[str, Any] = {"typed_replied": len(known), "overlap_left_out": len(known) - len(history)}
+    for cut in HISTORY_CUTS:
+        if cut == "before_each":
+            groups: dict[str, list] = {}
+            for m in test:
+                groups.setdefault((m["date"] or "")[:4] + "-01-01", []).append(m)
+        else:
+            groups = {"9999" if cut == "all" else (test[0]["date"] or ""): test}
+        gold, pred, used = [], [], []
+        for start, msgs in sorted(groups.items()):
+            past = [m for m in history if (m["date"] or "") < start]
+            ds.import_history(db, catalogue, [{"text": m["text"], "type": m["type"], "date": m["date"],
+                                               "department": m["unit"]} for m in past])
+            router = Router(db, catalogue, threshold=0.0, embedder=embedder)
+            gold += [m["label"] for m in msgs]
+            pred += [_level1(router, m["text"]) for m in msgs]
+            used += [len(past) if router.level1 is not None else 0] * len(msgs)
+        out[cut] = _scores(gold, pred) | {"history_median": int(np.median(used)), "history_min": min(used),
+                                          "history_max": max(used)}
+    ds.import_history(db, catalogue, [])
+    return out
 
 
 def category_trained(labelled: list[dict[str, Any]]) -> dict[str, Any]:
@@ -298,9 +342,11 @@ def run(settings, catalogue: str, folder: Path, separation_too: bool = False, ca
                                           ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         log(f"dispatch threshold {t} → {CALIBRATION}")
     for split in splits:
-        router = Router(db, catalogue, embedder=embedder)
-        report["splits"][split] = {"category_zero_shot": category_report(router, by_time(labelled, split)),
-                                   "department": department_report(db, catalogue, replied, split, embedder)}
+        router = Router(db, catalogue, use_history=False, embedder=embedder)
+        report["splits"][split] = {
+            "category_zero_shot": category_report(router, by_time(labelled, split)),
+            "category_with_history": category_history_report(db, catalogue, labelled, replied, split, embedder),
+            "department": department_report(db, catalogue, replied, split, embedder)}
         log(f"{split}: " + json.dumps(_headline(report["splits"][split]), ensure_ascii=False))
     report["category_trained_dev_to_heldout"] = category_trained(labelled)
     sample = settings.home / "eval" / "dispatch" / "reply-units.tsv"
@@ -315,6 +361,8 @@ def run(settings, catalogue: str, folder: Path, separation_too: bool = False, ca
 
 def _headline(r: dict[str, Any]) -> dict[str, Any]:
     d = r["department"]
+    h = r["category_with_history"]
     return {"category_macro_f1": r["category_zero_shot"]["macro_f1"], "category_n": r["category_zero_shot"]["n"],
+            "category_history_macro_f1": {c: h[c]["macro_f1"] for c in HISTORY_CUTS},
             "dept_test": d["test"], "zero_shot_at1_at3": [d["zero_shot"]["at1"], d["zero_shot"]["at3"]],
             "history_at1_at3": [d["with_history"]["at1"], d["with_history"]["at3"]]}
