@@ -52,3 +52,19 @@ def test_group_variants_and_character_pair_shares():
     assert share_in(char_pairs("最低生活保障"), "申请最低生活保障") == 1.0
     assert 0 < share_in(char_pairs("家庭经济困难儿童最低生活保障"), "申请最低生活保障") < 1
     assert share_in(set(), "任何") == 0.0
+
+
+def test_every_vocabulary_term_is_in_an_item_name_of_a_shipped_catalogue(settings):
+    """A catalogue term no item name (or parent name) holds expands a question to
+    nothing; each term must occur in a name of guangan or guangdong."""
+    from store import db as store
+
+    db = store.open_db(settings.db_path)
+    names = "\n".join(n for cat in ("guangan", "guangdong") for it in store.search_items(db, cat)
+                      for n in (it["name"], it.get("parent_name")) if n)
+    assert names, "the prepared store holds neither catalogue"
+    v = Vocabulary.load()
+    missing = [(w, t) for w, terms in v.entries.items() for t in terms if t not in names]
+    assert not missing, f"terms in no item name: {missing}"
+    # and a term no name holds would be reported
+    assert "住房公积金" not in names
