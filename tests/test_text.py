@@ -27,8 +27,20 @@ def test_the_shipped_vocabulary_knows_everyday_words():
     v = Vocabulary.load()
     for q, term in [("想砍几棵树", "林木采伐许可"), ("河里挖沙要批吗", "河道采砂许可"),
                     ("孤寡老人有补助吗", "特困人员救助供养"), ("饭店员工要办健康证", "从业人员预防性体检"),
-                    ("我的结婚证弄丢了", "补领结婚证")]:
+                    ("我的结婚证弄丢了", "补领结婚证"), ("父母坐牢孩子没人管", "事实无人抚养儿童认定"),
+                    ("在国外领养老金要开在世证明", "生存公证"), ("外地孩子在这里上学", "进城务工人员随迁子女"),
+                    ("开个宠物医院", "动物诊疗许可"), ("家里装电怎么申请", "低压居民报装")]:
         assert term in v.expand(q), q
+
+
+def test_the_shipped_vocabulary_stays_quiet_on_everyday_chat():
+    """Bare place nouns and words inside longer words fire on questions no item
+    answers: "加油站" in "附近的加油站在哪", "领养" in "领养老金"."""
+    v = Vocabulary.load()
+    for q in ["附近的加油站在哪", "游泳馆几点开门", "明天会下雨吗", "农民非常困难"]:
+        assert v.matches(q) == [], q
+    assert "收养子女登记" not in v.expand("每个月领养老金要认证吗")
+    assert "收养子女登记" in v.expand("想领养一个孩子")
 
 
 def test_actions_and_roles():
@@ -52,3 +64,19 @@ def test_group_variants_and_character_pair_shares():
     assert share_in(char_pairs("最低生活保障"), "申请最低生活保障") == 1.0
     assert 0 < share_in(char_pairs("家庭经济困难儿童最低生活保障"), "申请最低生活保障") < 1
     assert share_in(set(), "任何") == 0.0
+
+
+def test_every_vocabulary_term_is_in_an_item_name_of_a_shipped_catalogue(settings):
+    """A catalogue term no item name (or parent name) holds expands a question to
+    nothing; each term must occur in a name of guangan or guangdong."""
+    from store import db as store
+
+    db = store.open_db(settings.db_path)
+    names = "\n".join(n for cat in ("guangan", "guangdong") for it in store.search_items(db, cat)
+                      for n in (it["name"], it.get("parent_name")) if n)
+    assert names, "the prepared store holds neither catalogue"
+    v = Vocabulary.load()
+    missing = [(w, t) for w, terms in v.entries.items() for t in terms if t not in names]
+    assert not missing, f"terms in no item name: {missing}"
+    # and a term no name holds would be reported
+    assert "住房公积金" not in names
