@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import threading
 import time
 from typing import Any
@@ -99,7 +100,14 @@ def _where(db) -> str:
     """The store's file or URL (one cache entry per store, whichever thread's connection)."""
     if getattr(db, "engine", "sqlite") == "postgresql":
         return db.url
-    return db.execute("PRAGMA database_list").fetchone()[2] or f"memory:{id(db.conn)}"
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    if path:
+        return path
+    # an in-memory store: a token of its own (an id() is reused once the connection is freed,
+    # and a new store would get the old one's models)
+    if getattr(db, "_wenban_cache_token", None) is None:
+        db._wenban_cache_token = secrets.token_hex(8)
+    return f"memory:{db._wenban_cache_token}"
 
 
 _HISTORY: dict[tuple[str, str, int], HistoryModel | None] = {}
