@@ -46,6 +46,7 @@ from .calibration import CALIBRATION_PATH, FEATURES, Calibration, calibration_pa
 from .embedder import Embedder
 from .text import Tokenizer, Vocabulary, actions, claimed_roles, char_pairs, name_core, roles, share_in
 
+
 @dataclass
 class FusionParams:
     k: int = 60            # RRF constant
