@@ -35,9 +35,7 @@ from typing import Any
 from collections import Counter
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.svm import LinearSVC
 
 from assistant import dispatch_history as dh
 from assistant import dispatch_score as dsc
@@ -86,9 +84,7 @@ class HistoryModel:
         if len({types[i] for i in keep}) < 2:
             raise ValueError("past work orders name fewer than two department types often enough")
         # 1–3-grams: single characters (楼, 路, 校) help on the earlier half (dev): @1 0.417 → 0.428
-        self.vec = features((1, 3))
-        x = self.vec.fit_transform([clean_text(texts[i]) for i in keep])
-        self.clf = CalibratedClassifierCV(LinearSVC(C=0.5), cv=3, ensemble=False).fit(x, [types[i] for i in keep])
+        self.vec, self.clf = dh.fit_text_classifier([clean_text(texts[i]) for i in keep], [types[i] for i in keep])
 
     def predict(self, text: str) -> list[tuple[str, float]]:
         p = self.clf.predict_proba(self.vec.transform([clean_text(text)]))[0]
