@@ -156,11 +156,13 @@ class Dialogue:
                 sess.pending = {**sess.pending, "options": picked}
                 return self._reply(sess, {"status": "clarify", "question": text, "catalogue": catalogue,
                                           "item": None, "clarify": sess.pending, "candidates": [], "score": None})
-            refined = self._refine(sess, text, site, level)
+            refined, alone = self._refine(sess, text, site, level)
             if refined is not None:
                 return refined
             self._abandon(sess)  # a new question instead of a choice
             sess.pending = None
+        else:
+            alone = None
         if sess.item_code:
             item = self.assistant.card(catalogue, sess.item_code)
             intent = follow_up_intent(text, lambda rest: self._names_other_thing(catalogue, rest, item))
@@ -168,44 +170,47 @@ class Dialogue:
                 return self._reply(sess, {"status": "follow_up", "question": text, "catalogue": catalogue,
                                           "item": item, "follow_up": follow_up_answer(item, *intent),
                                           "candidates": [], "score": None})
-        answer = self.assistant.ask(text, catalogue, site=site, level=level)
+        answer = alone or self.assistant.ask(text, catalogue, site=site, level=level)
+        self._remember(sess, text, answer)
+        if answer["status"] == "not_found":  # a routed 诉求 is answered, not unanswered
+            self.log(catalogue, "not_found", text, answer["candidates"], sess.id)
+        return self._reply(sess, answer)
+
+    @staticmethod
+    def _remember(sess: Session, text: str, answer: dict[str, Any], asked: str | None = None) -> None:
+        """What the answer leaves open for the next turn: its item (follow-ups) or
+        its clarify (``asked``: the question it answered, when not ``text``)."""
         sess.last_question, sess.last_candidates = text, answer["candidates"]
         if answer["status"] == "answer":
             sess.item_code = answer["item"]["code"]
         elif answer["status"] == "clarify":
-            sess.pending = answer["clarify"]
-            sess.pending_question = text
+            sess.pending, sess.pending_question = answer["clarify"], asked or text
             sess.pending_candidates = answer["candidates"]
         else:
             sess.item_code = None
-            if answer["status"] == "not_found":  # a routed 诉求 is answered, not unanswered
-                self.log(catalogue, "not_found", text, answer["candidates"], sess.id)
-        return self._reply(sess, answer)
 
-    def _refine(self, sess: Session, text: str, site: str | None, level: str | None) -> dict[str, Any] | None:
+    def _refine(self, sess: Session, text: str, site: str | None,
+                level: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """A reply that fits no option may say more about the need ("我是外国人" to
         a question about 驾驶证 variants) or be a new question ("身份证丢了怎么办").
         When it names something item names use but is a weak question on its own
         (score below ``REFINE_BELOW``), the pending question and the reply are
-        asked together; if that fits better, it is the answer. None: go on as
-        usual (a new question)."""
+        asked together; if that fits better, it is the answer. Returns (that reply
+        or None, the reply's own answer when it was asked, for the turn to reuse)."""
         retriever = self.assistant.retriever(sess.catalogue)
         known = [w for w in retriever.tokenizer.tokens(text) if len(w) >= 2 and w in retriever.keyword_vocab]
         if not sess.pending_question or not known:  # "今天天气怎么样" refines nothing
-            return None
-        alone = self.assistant.ask(text, sess.catalogue, site=site, level=level, clarify=False)
-        answer = self.assistant.ask(f"{sess.pending_question}，{text}", sess.catalogue, site=site, level=level)
-        if alone["score"] >= REFINE_BELOW or answer["status"] not in ("answer", "clarify") or \
-                answer["score"] <= alone["score"]:
-            return None
+            return None, None
+        alone = self.assistant.ask(text, sess.catalogue, site=site, level=level)
+        if alone["score"] >= REFINE_BELOW:
+            return None, alone
+        asked = f"{sess.pending_question}，{text}"
+        answer = self.assistant.ask(asked, sess.catalogue, site=site, level=level)
+        if answer["status"] not in ("answer", "clarify") or answer["score"] <= alone["score"]:
+            return None, alone
         sess.pending = sess.pending_question = sess.pending_candidates = None
-        sess.last_question, sess.last_candidates = text, answer["candidates"]
-        if answer["status"] == "answer":
-            sess.item_code = answer["item"]["code"]
-        else:
-            sess.pending, sess.pending_question = answer["clarify"], f"{answer['question']}"
-            sess.pending_candidates = answer["candidates"]
-        return self._reply(sess, answer)
+        self._remember(sess, text, answer, asked)
+        return self._reply(sess, answer), None
 
     def _none_of_these(self, sess: Session, text: str) -> dict[str, Any]:
         """"都不是": nothing offered fits. Log the question as unresolved, ask for
