@@ -1,0 +1,93 @@
+"""Scoring 诉求 routing on everyday messages written for the purpose
+(``eval/sets/messages.jsonl``: short complaints and requests as citizens say them,
+each with the department type(s) that lead the matter and, where one fits, the
+first-level class). Unlike the tipdm2020c board messages these are checked
+against each bundled catalogue's own departments:
+
+* ``dispatched``: the share routed as 诉求 (a ``dispatch`` block), not a service card
+  or not_found;
+* ``type_at_1`` / ``type_at_3``: the router's best (or three best) department types
+  include a gold type, whatever the confidence;
+* ``lead_right``: the lead the citizen is given is right for this catalogue: a
+  department of a gold type, or the command centre when the catalogue has no
+  department of any gold type (首问负责);
+* ``to_command_centre``: the share sent to the command centre;
+* ``level1``: the first-level class, where the row gives one.
+
+    wenban dispatch messages -c guangan -c guangdong
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from eval.run import unlogged
+from wenban.config import REPO_ROOT
+
+MESSAGES = REPO_ROOT / "eval" / "sets" / "messages.jsonl"
+COMMAND_CENTRE = "指挥中心"
+
+
+def load_messages(path: Path = MESSAGES) -> list[dict[str, Any]]:
+    """Rows ``{id, message, types: [...], level1: str | None}``; a row without a
+    message or gold type is an error naming its line."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not row.get("message") or not row.get("types"):
+            raise ValueError(f"{path}: line {n}: a message and at least one type are needed")
+        rows.append(row)
+    return rows
+
+
+def score_messages(rows: list[dict[str, Any]], answers: list[dict[str, Any]],
+                   have_types: set[str]) -> dict[str, Any]:
+    """Figures for one catalogue from its answers to ``rows`` (same order);
+    ``have_types`` are the department types the catalogue has."""
+    n = len(rows)
+    counts = dict.fromkeys(("dispatched", "type_at_1", "type_at_3", "lead_right", "to_command_centre",
+                            "service_card", "not_found"), 0)
+    l1_right = l1_total = 0
+    failures = []
+    for row, ans in zip(rows, answers):
+        gold = set(row["types"])
+        d = ans.get("dispatch")
+        if ans["status"] == "not_found" and not d:
+            counts["not_found"] += 1
+        if not d:
+            counts["service_card"] += ans["status"] in ("answer", "clarify")
+            failures.append({"id": row["id"], "message": row["message"], "got": ans["status"]})
+            continue
+        counts["dispatched"] += 1
+        types = [t["type"] for t in d.get("types", [])]
+        counts["type_at_1"] += bool(types[:1]) and types[0] in gold
+        counts["type_at_3"] += bool(gold & set(types[:3]))
+        lead = d["lead"]["type"]
+        centre = bool(d.get("to_command_centre"))
+        counts["to_command_centre"] += centre
+        right = (not centre and lead in gold) or (centre and not gold & have_types)
+        counts["lead_right"] += right
+        if not right:
+            failures.append({"id": row["id"], "message": row["message"], "got": lead, "types": types[:3]})
+        if row.get("level1"):
+            l1_total += 1
+            l1_right += d["category"][0] == row["level1"]
+    out: dict[str, Any] = {k: round(v / n, 3) if n else 0.0 for k, v in counts.items()}
+    out.update(messages=n, level1_accuracy=round(l1_right / l1_total, 3) if l1_total else None,
+               level1_rows=l1_total, failures=failures)
+    return out
+
+
+def evaluate_messages(assistant, catalogue: str, path: Path = MESSAGES) -> dict[str, Any]:
+    """Ask every message of ``path`` in ``catalogue`` and score the answers."""
+    from store import dispatch as ds
+
+    rows = load_messages(path)
+    with unlogged(assistant):
+        answers = [assistant.ask(r["message"], catalogue) for r in rows]
+    have = set(ds.departments_by_type(assistant.db, catalogue))
+    return {"catalogue": catalogue, **score_messages(rows, answers, have)}

@@ -1,0 +1,45 @@
+"""eval/messages.py: scoring 诉求 routing on everyday messages against a catalogue's departments."""
+
+import json
+
+import pytest
+
+from eval.messages import load_messages, score_messages
+
+
+def _answer(types, lead, centre=False, category=("环境保护", "噪声", "")):
+    return {"status": "dispatch", "dispatch": {
+        "types": [{"type": t, "score": 0.5} for t in types], "lead": {"type": lead},
+        "to_command_centre": centre, "category": list(category)}}
+
+
+def test_lead_is_right_only_for_a_gold_type_or_the_centre_when_the_catalogue_lacks_it():
+    rows = [{"id": "1", "message": "油烟", "types": ["生态环境"], "level1": "环境保护"},
+            {"id": "2", "message": "占道", "types": ["综合执法"], "level1": None},
+            {"id": "3", "message": "欠薪", "types": ["人社"], "level1": "劳动和社会保障"},
+            {"id": "4", "message": "路灯", "types": ["住建"], "level1": None}]
+    answers = [_answer(["生态环境", "公安"], "生态环境"),
+               _answer(["综合执法"], "指挥中心", centre=True),   # catalogue has no 综合执法: right
+               _answer(["住建", "人社"], "住建"),                 # wrong type at 1, right at 3
+               _answer(["住建"], "指挥中心", centre=True)]        # the catalogue has 住建: wrong
+    r = score_messages(rows, answers, have_types={"生态环境", "人社", "住建"})
+    assert r["messages"] == 4 and r["dispatched"] == 1.0
+    assert r["lead_right"] == 0.5 and r["to_command_centre"] == 0.5
+    assert r["type_at_1"] == 0.75 and r["type_at_3"] == 1.0
+    assert r["level1_rows"] == 2 and r["level1_accuracy"] == 0.5
+    assert [f["id"] for f in r["failures"]] == ["3", "4"]
+
+
+def test_a_service_card_or_not_found_is_not_a_dispatch():
+    rows = [{"id": "1", "message": "油烟", "types": ["生态环境"]}, {"id": "2", "message": "天气", "types": ["公安"]}]
+    answers = [{"status": "answer", "item": {}}, {"status": "not_found"}]
+    r = score_messages(rows, answers, have_types={"生态环境"})
+    assert r["dispatched"] == 0.0 and r["service_card"] == 0.5 and r["not_found"] == 0.5 and r["lead_right"] == 0.0
+
+
+def test_a_row_without_a_type_is_an_error_naming_its_line(tmp_path):
+    f = tmp_path / "m.jsonl"
+    f.write_text(json.dumps({"id": "1", "message": "油烟", "types": ["生态环境"]}, ensure_ascii=False) + "\n"
+                 + json.dumps({"id": "2", "message": "噪音", "types": []}, ensure_ascii=False) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2"):
+        load_messages(f)
