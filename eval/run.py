@@ -29,8 +29,8 @@ import numpy as np
 from index.search import CALIBRATION_PATH, FEATURES, Calibration
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
-SPLITS = ("dev", "heldout", "b2", "b3", "b4", "all")
-BATCHES = ("b2", "b3", "b4")  # held-out batches written later, each before a round of changes
+SPLITS = ("dev", "heldout", "b2", "b3", "b4", "b5", "all")
+BATCHES = ("b2", "b3", "b4", "b5")  # held-out batches written later, each before a round of changes
 MODES = ("bm25", "dense", "hybrid")
 
 
