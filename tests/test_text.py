@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.text import Vocabulary, actions, char_pairs, claimed_roles, roles, share_in
+from index.text import Vocabulary, actions, asked_actions, char_pairs, claimed_roles, roles, share_in
 
 
 def test_a_vocabulary_word_matches_with_words_in_between():
@@ -55,6 +55,32 @@ def test_a_two_character_verb_and_object_may_be_split():
     assert [w for w, _ in v.matches("想砍几棵树")] == ["砍树"]
     assert [w for w, _ in v.matches("我们离了婚")] == ["离婚"]
     assert v.matches("社区保洁") == []  # not a verb: no gap
+
+
+def test_a_measure_word_after_a_one_character_verb_does_not_block_a_match():
+    v = Vocabulary({"开店": ["个体工商户设立登记"], "办健康证": ["从业人员预防性体检"], "摆摊": ["便民服务摊点"],
+                    "开超市": ["食品经营许可"]})
+    assert [w for w, _ in v.matches("想开个店")] == ["开店"]
+    assert [w for w, _ in v.matches("在街上开个小店")] == ["开店"]
+    assert [w for w, _ in v.matches("想办个健康证")] == ["办健康证"]
+    assert [w for w, _ in v.matches("小区门口摆个早餐摊")] == ["摆摊"]
+    assert [w for w, _ in v.matches("开家超市")] == ["开超市"]
+    # no measure word, no gap for 开: "开锁店" is no "开店", "开了三年的超市" no "开超市"
+    assert v.matches("开锁店在哪") == [] and v.matches("开了三年的超市") == []
+
+
+def test_a_two_character_word_must_start_a_word_of_the_question():
+    v = Vocabulary({"领养": ["收养子女登记"], "民非": ["民办非企业单位"], "挖沙": ["河道采砂许可"]})
+    assert v.matches("每月领养老金") == [] and v.matches("农民非常辛苦") == []
+    assert [w for w, _ in v.matches("想领养个孩子")] == ["领养"]
+    assert [w for w, _ in v.matches("想在河里挖沙子卖")] == ["挖沙"]  # a verb's object may run on
+
+
+def test_actions_come_from_the_question_and_its_action_words_not_from_catalogue_names():
+    v = Vocabulary({"丢了": ["遗失", "补办"], "社保卡坏": ["社会保障卡补领、换领、换发"]})
+    assert asked_actions("身份证丢了", v.matches("身份证丢了")) == {"lost"}
+    assert asked_actions("社保卡坏了想换张新的", v.matches("社保卡坏了想换张新的")) == set()
+    assert asked_actions("营业执照注销", []) == {"cancel"}
 
 
 def test_group_variants_and_character_pair_shares():
