@@ -45,7 +45,8 @@ from .build import IndexUnavailable, current_build, verify
 from .calibration import CALIBRATION_PATH, FEATURES, Calibration, calibration_path  # noqa: F401 (re-exported)
 from .embedder import Embedder
 from .local import prefer_own_area
-from .text import Tokenizer, Vocabulary, actions, asked_actions, claimed_roles, char_pairs, name_core, roles, share_in
+from .text import (Tokenizer, Vocabulary, actions, asked_actions, char_pairs, claimed_roles, name_core,
+                   name_subject, roles, share_in)
 
 
 @dataclass
@@ -191,13 +192,14 @@ class Retriever:
         return out
 
     def _name_automaton(self) -> tuple[Any, list[dict[str | None, list[int]]]]:
-        """An Aho–Corasick automaton over the distinct item names and aliases (≥ 4
+        """An Aho–Corasick automaton over the distinct item names, their cores without
+        brackets or a closing procedure word (``name_subject``), and aliases (≥ 4
         characters: "证明" is in too many questions), each → its items by area."""
         ids: dict[str, int] = {}
         docs: list[int] = []
         owners: list[int] = []
         for pos, it in enumerate(self.items):
-            for n in {it["name"], name_core(it["name"]), *(it.get("aliases") or [])}:
+            for n in {it["name"], name_core(it["name"]), name_subject(it["name"]), *(it.get("aliases") or [])}:
                 if n and len(n) >= 4:
                     docs.append(ids.setdefault(n, len(ids)))
                     owners.append(pos)

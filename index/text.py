@@ -290,6 +290,17 @@ class Tokenizer:
         return out
 
 
+# What a name ends with to say "apply for it": a citizen names the thing ("有没有
+# 创业补贴", "无犯罪记录公证"), not the procedure.
+_PROCEDURE = re.compile(r"(申请|指引|办理|申领|审批|服务)$")
+
+
+def name_subject(name: str) -> str:
+    """The bare-core name without a closing procedure word:
+    "创业补贴申请" → "创业补贴", "无犯罪记录公证指引" → "无犯罪记录公证"."""
+    return _PROCEDURE.sub("", name_core(name))
+
+
 def name_core(name: str) -> str:
     """The name without its bracketed parts: "户口登记（包括注销…）" → "户口登记"."""
     return re.sub(r"[（(][^）)]*[）)]", "", name).strip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.text import Vocabulary, actions, asked_actions, char_pairs, claimed_roles, roles, share_in
+from index.text import Vocabulary, actions, asked_actions, char_pairs, claimed_roles, name_subject, roles, share_in
 
 
 def test_a_vocabulary_word_matches_with_words_in_between():
@@ -106,3 +106,8 @@ def test_every_vocabulary_term_is_in_an_item_name_of_a_shipped_catalogue(setting
     assert not missing, f"terms in no item name: {missing}"
     # and a term no name holds would be reported
     assert "住房公积金" not in names
+
+
+def test_name_subject_drops_a_closing_procedure_word():
+    assert name_subject("创业补贴申请") == "创业补贴" and name_subject("无犯罪记录公证指引") == "无犯罪记录公证"
+    assert name_subject("户口登记（包括注销）") == "户口登记"
