@@ -187,13 +187,14 @@ def token_spans(text: str) -> dict[int, int]:
 
 
 def _starts_token(word: str, text: str, spans: dict[int, int]) -> bool:
-    """Whether ``word`` (two characters) occurs in ``text`` where a jieba word
-    starts and no word runs on from its second character: "领养" is in
-    "我想领养个孩子" (领养|个) but not in "领养老金" (领|养老金), "民非" not in "农民非常".
+    """Whether ``word`` (two characters) occurs in ``text`` inside one jieba word
+    ("发票" in "专用发票", "退休" in "提前退休"), or as two one-character words
+    ("学|车"), but not across the edge of a longer word: "领养" is in "我想领养个孩子"
+    but not in "领养老金" (领|养老金), "民非" not in "农民非常" (农民|非常).
     After a verb that takes an object the object may run on ("挖|沙子" holds "挖沙")."""
     i = text.find(word)
     while i >= 0:
-        if i in spans and (spans.get(i + 1, 0) < 2 or word[0] in _SPLIT_VERBS):
+        if i + 1 not in spans or (i in spans and (spans[i + 1] < 2 or word[0] in _SPLIT_VERBS)):
             return True
         i = text.find(word, i + 1)
     return False

@@ -74,6 +74,10 @@ def test_a_two_character_word_must_start_a_word_of_the_question():
     assert v.matches("每月领养老金") == [] and v.matches("农民非常辛苦") == []
     assert [w for w, _ in v.matches("想领养个孩子")] == ["领养"]
     assert [w for w, _ in v.matches("想在河里挖沙子卖")] == ["挖沙"]  # a verb's object may run on
+    # inside one longer word is fine: "发票" in "专用发票", "退休" in "提前退休"
+    w = Vocabulary({"发票": ["发票领用"], "退休": ["退休"]})
+    assert [x for x, _ in w.matches("增值税专用发票怎么领")] == ["发票"]
+    assert [x for x, _ in w.matches("想办提前退休")] == ["退休"]
 
 
 def test_actions_come_from_the_question_and_its_action_words_not_from_catalogue_names():
