@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from index.text import Vocabulary, actions, asked_actions, char_pairs, claimed_roles, name_subject, roles, share_in
+from index.text import (
+    Vocabulary,
+    actions,
+    asked_actions,
+    char_pairs,
+    claimed_roles,
+    name_subject,
+    roles,
+    share_in,
+)
 
 
 def test_a_vocabulary_word_matches_with_words_in_between():
