@@ -25,10 +25,13 @@ class ClarifyParams:
     """Tuned on the dev split (``wenban eval --split dev``): the highest accuracy
     after one clarifying turn with a clarify rate ≤ 0.25 (README, Dialogue)."""
 
-    ratio: float = 0.95         # close: fused score ≥ ratio × the top's …
+    ratio: float = 0.96         # close: fused score ≥ ratio × the top's … (dev+b3: 0.96 with tie 0.995
+                                # beat 0.95 alone: resolved up, clarify rate about the same)
     family_gap: float = 0.003   # … and cosine within this of the top's, for a variant of it
     cosine_gap: float = 0.003   # … or within this, for an item of another department
     any_gap: float = 0.0        # … or within this, for any other item (distinct needs, not only siblings)
+    tie: float = 0.995          # … or fused score ≥ tie × the top's, whatever the cosine: a dead heat
+                                # of two needs is asked about, not guessed (1.0: off)
     stem: int = 4               # names sharing this many leading characters are one family
     max_options: int = 5
     fill: int = 4               # a clarify offers at least this many options, the next candidates
@@ -64,7 +67,8 @@ def close_group(cands: list[Candidate], p: ClarifyParams) -> list[Candidate]:
         if any(c.name == g.name and c.department == g.department for g in group):
             continue  # the same need twice is no choice
         if (same_family(top, c, p.stem) and gap <= p.family_gap) or \
-                (c.department != top.department and gap <= p.cosine_gap) or gap <= p.any_gap:
+                (c.department != top.department and gap <= p.cosine_gap) or gap <= p.any_gap or \
+                c.fused >= p.tie * top.fused:
             group.append(c)
     if 1 < len(group) < p.fill:
         # Asking anyway: the next distinct needs cost the citizen nothing and

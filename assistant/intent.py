@@ -42,12 +42,16 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # A document that expires is a renewal to apply for, not a complaint (身份证过期了,
 # 驾照快到期); expired food or medicine stays a complaint.
 DOCUMENT_EXPIRY = re.compile(r"(证|照|卡|签注|执照|牌)[^，。,；;]{0,4}(过期|到期)")
+# So is a damaged one (身份证坏了, 社保卡芯片坏了): a replacement, not a broken street lamp.
+DOCUMENT_DAMAGE = re.compile(r"(证|照|卡|执照|牌|户口本)[^，。,；;]{0,4}坏了")
 
 
 def complaint_cues(text: str) -> list[str]:
     cues = {m.group(0) for m in COMPLAINT.finditer(text)}
     if DOCUMENT_EXPIRY.search(text):
         cues.discard("过期")
+    if DOCUMENT_DAMAGE.search(text):
+        cues.discard("坏了")
     return sorted(cues)
 
 

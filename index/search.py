@@ -44,7 +44,9 @@ from wenban.config import Settings
 from .build import IndexUnavailable, current_build, verify
 from .calibration import CALIBRATION_PATH, FEATURES, Calibration, calibration_path  # noqa: F401 (re-exported)
 from .embedder import Embedder
-from .text import Tokenizer, Vocabulary, actions, claimed_roles, char_pairs, name_core, roles, share_in
+from .local import prefer_own_area
+from .text import (Tokenizer, Vocabulary, actions, asked_actions, char_pairs, claimed_roles, name_core,
+                   name_subject, roles, share_in)
 
 
 @dataclass
@@ -123,36 +125,6 @@ def _json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def prefer_own_area(ranked: list[Candidate], chain: list[str]) -> list[Candidate]:
-    """At a site, of the implementations of one base item (三级四同) the one of the
-    most local area leads, in the place of the group's best; the ones of the areas
-    above go into its ``other_levels``. Variants at the same area stay apart."""
-    local = {a: n for n, a in enumerate(chain)}
-    best: dict[str, str | None] = {}
-    top: dict[str, float] = {}
-    for c in ranked:
-        b = c.base_code
-        if b:
-            if b not in best or local.get(c.area_code, -1) > local.get(best[b], -1):
-                best[b] = c.area_code
-            top[b] = max(top.get(b, c.fused), c.fused)
-    out: list[Candidate] = []
-    leads: dict[str, Candidate] = {}
-    others: list[Candidate] = []
-    for c in ranked:
-        b = c.base_code
-        if b and c.area_code != best[b]:
-            others.append(c)
-            continue
-        if b and b not in leads:
-            leads[b] = c
-            c.fused = top[b]
-        out.append(c)
-    for c in others:
-        leads[c.base_code].other_levels.append(c)
-    return sorted(out, key=lambda c: -c.fused)
-
-
 class Retriever:
     """One catalogue's loaded indexes. Thread-safe for concurrent ``search``."""
 
@@ -220,13 +192,14 @@ class Retriever:
         return out
 
     def _name_automaton(self) -> tuple[Any, list[dict[str | None, list[int]]]]:
-        """An Aho–Corasick automaton over the distinct item names and aliases (≥ 4
+        """An Aho–Corasick automaton over the distinct item names, their cores without
+        brackets or a closing procedure word (``name_subject``), and aliases (≥ 4
         characters: "证明" is in too many questions), each → its items by area."""
         ids: dict[str, int] = {}
         docs: list[int] = []
         owners: list[int] = []
         for pos, it in enumerate(self.items):
-            for n in {it["name"], name_core(it["name"]), *(it.get("aliases") or [])}:
+            for n in {it["name"], name_core(it["name"]), name_subject(it["name"]), *(it.get("aliases") or [])}:
                 if n and len(n) >= 4:
                     docs.append(ids.setdefault(n, len(ids)))
                     owners.append(pos)
@@ -297,7 +270,8 @@ class Retriever:
         t0 = time.perf_counter()
         chain = area_codes.chain(area_codes.normalize_code(area)) if area else None
         vocab = library.vocabulary if library is not None else self.vocab
-        expanded = vocab.expand(question)
+        matches = vocab.matches(question)
+        expanded = vocab.expand(question, matches)
         qv = None
         depth = p.depth
         # a site sees a part of the texts: read deeper so `depth` of them serve it
@@ -370,7 +344,7 @@ class Retriever:
                         c.fused += p.exact_boost
             # A question that names no action wants the item itself, not its
             # 补办/注销/变更 variants; one that does wants those. Tuned on dev.
-            wanted = actions(expanded)
+            wanted = asked_actions(question, matches)
             speaks_as = claimed_roles(expanded)
             asked = char_pairs(question)
             for c in fused.values():
@@ -396,6 +370,6 @@ class Retriever:
             for c in ranked:
                 c.score = top * (c.fused / ranked[0].fused)
         t3 = time.perf_counter()
-        return SearchResult(question, expanded, tokens, vocab.matches(question), ranked,
+        return SearchResult(question, expanded, tokens, matches, ranked,
                             {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "fuse": (t3 - t2) * 1000},
                             library=near)

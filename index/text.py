@@ -81,9 +81,26 @@ ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+ACTION_WORDS = {w for words in ACTIONS.values() for w in words}
+
+
 def actions(text: str) -> set[str]:
     """The kinds of action ``text`` names: {"lost", "cancel", …}; empty for a plain "do it"."""
     return {kind for kind, words in ACTIONS.items() if any(w in text for w in words)}
+
+
+def asked_actions(question: str, matches: list[tuple[str, list[str]]]) -> set[str]:
+    """The actions a question asks for: from its own words and from the action
+    words the vocabulary gives for them ("丢了" → 遗失 补办), not from catalogue
+    names it expanded to ("社保卡坏" → "社会保障卡补领、换领、换发" asks for nothing).
+
+        >>> sorted(asked_actions("身份证丢了", [("丢了", ["遗失", "补办"])]))
+        ['lost']
+        >>> asked_actions("社保卡坏了", [("社保卡坏", ["社会保障卡补领、换领、换发"])])
+        set()
+    """
+    said = [t for _, terms in matches for t in terms if t in ACTION_WORDS]
+    return actions(" ".join([question, *said]))
 
 
 def roles(name: str) -> set[str]:
@@ -126,25 +143,61 @@ _GAP = r"[^\s，。？！、；：,.?!;:]{0,3}"
 
 _SPLIT_VERBS = set("砍伐挖采养捕钓烧杀种离结迁盖")  # not 开/建/换/考/交: "开锁店" is no "开店"
 
+# A measure word after a one-character verb marks a verb and its object ("开个店",
+# "办个证", "领张卡", "摆个早餐摊"), so any verb may be split there; up to two
+# characters of the object's modifier may follow ("开个小店").
+_MEASURE = r"(?:了|过)?一?[个家间张本份辆台只头棵块所条处套门]" + _GAP.replace("{0,3}", "{0,2}")
+
 
 def _loose_pattern(word: str) -> re.Pattern[str] | None:
     """A pattern that finds ``word`` with a short gap at one of its word
     boundaries (jieba's split of the word itself); None when the word cannot be
     split with at least two characters before the gap (a one-character head such
-    as "上|户口" would fire on "上海户口"), except a two-character verb + object."""
+    as "上|户口" would fire on "上海户口"), except a two-character verb + object,
+    and a one-character verb followed by a measure word ("开|个|超市")."""
     if len(word) == 2:
         # A verb and its object may be split by a measure word or 了: "砍几棵树",
-        # "离了婚", "开个店". Only for words that start with such a verb.
+        # "离了婚", "开个店". Any verb before a measure word; the verbs above before anything.
+        alts = [re.escape(word[0]) + _MEASURE + re.escape(word[1])]
         if word[0] in _SPLIT_VERBS:
-            return re.compile(re.escape(word[0]) + _GAP.replace("{0,3}", "{1,2}") + re.escape(word[1]))
-        return None
+            alts.append(re.escape(word[0]) + _GAP.replace("{0,3}", "{1,2}") + re.escape(word[1]))
+        return re.compile("|".join(alts))
     parts = jieba.lcut(word, HMM=False)
     alts = []
     for i in range(1, len(parts)):
         head, tail = "".join(parts[:i]), "".join(parts[i:])
         if len(head) >= 2:
             alts.append(re.escape(head) + _GAP + re.escape(tail))
+        elif i == 1:
+            alts.append(re.escape(head) + _MEASURE + re.escape(tail))
     return re.compile("|".join(alts)) if alts else None
+
+
+def token_spans(text: str) -> dict[int, int]:
+    """jieba's words of ``text`` as {start: length}.
+
+        >>> token_spans("领养老金")
+        {0: 1, 1: 3}
+    """
+    spans, at = {}, 0
+    for tok in jieba.lcut(text, HMM=False):
+        spans[at] = len(tok)
+        at += len(tok)
+    return spans
+
+
+def _starts_token(word: str, text: str, spans: dict[int, int]) -> bool:
+    """Whether ``word`` (two characters) occurs in ``text`` inside one jieba word
+    ("发票" in "专用发票", "退休" in "提前退休"), or as two one-character words
+    ("学|车"), but not across the edge of a longer word: "领养" is in "我想领养个孩子"
+    but not in "领养老金" (领|养老金), "民非" not in "农民非常" (农民|非常).
+    After a verb that takes an object the object may run on ("挖|沙子" holds "挖沙")."""
+    i = text.find(word)
+    while i >= 0:
+        if i + 1 not in spans or (i in spans and (spans[i + 1] < 2 or word[0] in _SPLIT_VERBS)):
+            return True
+        i = text.find(word, i + 1)
+    return False
 
 
 @dataclass
@@ -173,9 +226,14 @@ class Vocabulary:
         """Entries whose word occurs in the question; longest words first, and a
         word inside a longer matched word does not count again."""
         found: list[tuple[str, list[str]]] = []
+        spans: dict[int, int] | None = None  # jieba token start → length, when a short word needs it
         for word in sorted(self.entries, key=len, reverse=True):
             if any(word in w for w, _ in found):
                 continue
+            if word in question and len(word) == 2:
+                spans = spans if spans is not None else token_spans(question)
+                if not _starts_token(word, question, spans) and not self._loosely_in(word, question):
+                    continue
             if word in question or self._loosely_in(word, question):
                 found.append((word, self.entries[word]))
         return found
@@ -196,10 +254,11 @@ class Vocabulary:
             merged[w] = merged.get(w, []) + [t for t in terms if t not in merged.get(w, [])]
         return Vocabulary(merged, dict(self._loose))
 
-    def expand(self, question: str) -> str:
-        """The question with catalogue terms appended (nothing removed)."""
+    def expand(self, question: str, matches: list[tuple[str, list[str]]] | None = None) -> str:
+        """The question with catalogue terms appended (nothing removed); ``matches``:
+        ``self.matches(question)`` when the caller has it already."""
         extra: list[str] = []
-        for _, terms in self.matches(question):
+        for _, terms in (self.matches(question) if matches is None else matches):
             extra += [t for t in terms if t not in question and t not in extra]
         return question if not extra else question + " " + " ".join(extra)
 
@@ -230,6 +289,17 @@ class Tokenizer:
             if tok and tok not in STOPWORDS and not _PUNCT.fullmatch(tok):
                 out.append(tok)
         return out
+
+
+# What a name ends with to say "apply for it": a citizen names the thing ("有没有
+# 创业补贴", "无犯罪记录公证"), not the procedure.
+_PROCEDURE = re.compile(r"(申请|指引|办理|申领|审批|服务)$")
+
+
+def name_subject(name: str) -> str:
+    """The bare-core name without a closing procedure word:
+    "创业补贴申请" → "创业补贴", "无犯罪记录公证指引" → "无犯罪记录公证"."""
+    return _PROCEDURE.sub("", name_core(name))
 
 
 def name_core(name: str) -> str:

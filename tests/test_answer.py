@@ -83,3 +83,19 @@ def test_bad_questions_are_refused_with_a_reason(bad, why):
 def test_unknown_catalogue(assistant):
     with pytest.raises(UnknownCatalogue, match="guangan"):
         assistant.ask("户口", "atlantis")
+
+
+def test_a_dead_heat_between_two_needs_is_asked_about_not_guessed():
+    from assistant.clarify import ClarifyParams, close_group
+    from index.search import Candidate
+
+    def cand(code, name, fused, dense):
+        return Candidate(code, name, "区人社局", None, None, fused, dense=dense)
+
+    # two needs of the same department, far apart in cosine, level in the fusion
+    top, tied = cand("A", "城乡居民基本养老保险待遇申领", 0.04160, 0.920), cand("B", "城乡居民参保登记", 0.04155, 0.910)
+    far = cand("C", "创业担保贷款申请", 0.0380, 0.910)
+    assert [c.code for c in close_group([top, tied, far], ClarifyParams())][:2] == ["A", "B"]
+    assert [c.code for c in close_group([top, tied, far], ClarifyParams(tie=1.0))] == ["A"]
+    # a clear winner stays an answer
+    assert [c.code for c in close_group([top, far], ClarifyParams())] == ["A"]

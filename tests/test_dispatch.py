@@ -200,6 +200,12 @@ def test_an_expired_document_is_a_renewal_and_expired_food_a_complaint():
     assert intent_of("超市卖过期牛奶", True, 0.3) == "complaint"
 
 
+def test_a_damaged_document_is_a_replacement_and_a_broken_lamp_a_complaint():
+    assert intent_of("身份证坏了能在这里换吗", True, 0.3) == "service"
+    assert intent_of("社保卡芯片坏了刷不出来", True, 0.3) == "service"
+    assert intent_of("小区路灯坏了", True, 0.3) == "complaint"
+
+
 def test_intent_split():
     assert intent_of("老板拖欠工资", False, 0.5) == "complaint"
     assert intent_of("我想申请低保", True, 0.3) == "service"

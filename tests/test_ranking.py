@@ -41,3 +41,18 @@ def test_the_member_whose_name_the_question_covers_comes_first(assistant, questi
     on = r.search(question).candidates
     assert off[0].name != wanted  # without the shares a longer sibling wins
     assert on[0].name == wanted
+
+
+def test_an_item_named_without_its_procedure_word_counts_as_named(assistant):
+    """"有没有创业补贴" names 创业补贴申请; "无犯罪记录公证" names 无犯罪记录公证指引."""
+    r = assistant.retriever("guangan")
+    top = r.search("第一次创业开了个公司，有没有创业补贴").candidates
+    assert top[0].name == "创业补贴申请" and top[0].exact == "创业补贴"
+    assert [n for n, _ in r.exact_names("住院伙食补助费申领要什么")] == ["住院伙食补助费申领"]
+
+
+def test_a_measure_word_does_not_hide_a_vocabulary_word(assistant):
+    r = assistant.retriever("guangan")
+    res = r.search("想在小区门口摆个早餐摊，能申请吗")
+    assert "摆摊" in [w for w, _ in res.vocabulary]
+    assert rank_of(r, "想在小区门口摆个早餐摊，能申请吗", "临时便民服务摊点") < 3

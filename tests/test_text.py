@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from index.text import Vocabulary, actions, char_pairs, claimed_roles, roles, share_in
+from index.text import (
+    Vocabulary,
+    actions,
+    asked_actions,
+    char_pairs,
+    claimed_roles,
+    name_subject,
+    roles,
+    share_in,
+)
 
 
 def test_a_vocabulary_word_matches_with_words_in_between():
@@ -57,6 +66,36 @@ def test_a_two_character_verb_and_object_may_be_split():
     assert v.matches("社区保洁") == []  # not a verb: no gap
 
 
+def test_a_measure_word_after_a_one_character_verb_does_not_block_a_match():
+    v = Vocabulary({"开店": ["个体工商户设立登记"], "办健康证": ["从业人员预防性体检"], "摆摊": ["便民服务摊点"],
+                    "开超市": ["食品经营许可"]})
+    assert [w for w, _ in v.matches("想开个店")] == ["开店"]
+    assert [w for w, _ in v.matches("在街上开个小店")] == ["开店"]
+    assert [w for w, _ in v.matches("想办个健康证")] == ["办健康证"]
+    assert [w for w, _ in v.matches("小区门口摆个早餐摊")] == ["摆摊"]
+    assert [w for w, _ in v.matches("开家超市")] == ["开超市"]
+    # no measure word, no gap for 开: "开锁店" is no "开店", "开了三年的超市" no "开超市"
+    assert v.matches("开锁店在哪") == [] and v.matches("开了三年的超市") == []
+
+
+def test_a_two_character_word_must_start_a_word_of_the_question():
+    v = Vocabulary({"领养": ["收养子女登记"], "民非": ["民办非企业单位"], "挖沙": ["河道采砂许可"]})
+    assert v.matches("每月领养老金") == [] and v.matches("农民非常辛苦") == []
+    assert [w for w, _ in v.matches("想领养个孩子")] == ["领养"]
+    assert [w for w, _ in v.matches("想在河里挖沙子卖")] == ["挖沙"]  # a verb's object may run on
+    # inside one longer word is fine: "发票" in "专用发票", "退休" in "提前退休"
+    w = Vocabulary({"发票": ["发票领用"], "退休": ["退休"]})
+    assert [x for x, _ in w.matches("增值税专用发票怎么领")] == ["发票"]
+    assert [x for x, _ in w.matches("想办提前退休")] == ["退休"]
+
+
+def test_actions_come_from_the_question_and_its_action_words_not_from_catalogue_names():
+    v = Vocabulary({"丢了": ["遗失", "补办"], "社保卡坏": ["社会保障卡补领、换领、换发"]})
+    assert asked_actions("身份证丢了", v.matches("身份证丢了")) == {"lost"}
+    assert asked_actions("社保卡坏了想换张新的", v.matches("社保卡坏了想换张新的")) == set()
+    assert asked_actions("营业执照注销", []) == {"cancel"}
+
+
 def test_group_variants_and_character_pair_shares():
     assert roles("机动车驾驶证初次申领(外国人申领小型汽车准驾车型)") == {"group"}
     assert roles("机动车驾驶证初次申领(大陆居民申领小型汽车准驾车型)") == set()
@@ -80,3 +119,8 @@ def test_every_vocabulary_term_is_in_an_item_name_of_a_shipped_catalogue(setting
     assert not missing, f"terms in no item name: {missing}"
     # and a term no name holds would be reported
     assert "住房公积金" not in names
+
+
+def test_name_subject_drops_a_closing_procedure_word():
+    assert name_subject("创业补贴申请") == "创业补贴" and name_subject("无犯罪记录公证指引") == "无犯罪记录公证"
+    assert name_subject("户口登记（包括注销）") == "户口登记"
