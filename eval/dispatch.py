@@ -63,7 +63,8 @@ def load_replied(folder: Path) -> list[dict[str, Any]]:
     out = []
     for r in _rows(folder / "messages_replied.xlsx"):
         t, unit = reply_type(str(r["答复意见"] or ""))
-        out.append({"id": r["留言编号"], "text": message_text(r), "date": ds.parse_date(r["留言时间"]),
+        out.append({"id": r["留言编号"], "text": message_text(r), "subject": re.sub(r"\s+", "", str(r["留言主题"] or "")),
+                    "date": ds.parse_date(r["留言时间"]),
                     "type": t, "unit": unit, "reply_head": re.sub(r"\s+", "", str(r["答复意见"] or ""))[:160]})
     return sorted(out, key=lambda x: x["date"] or "")
 
@@ -195,12 +196,14 @@ def _buckets(confs: list[float], right: list[bool]) -> list[dict[str, Any]]:
 
 
 def fit_threshold(db, catalogue: str, replied: list[dict[str, Any]], target: float = 0.6,
-                  embedder=None) -> float:
+                  embedder=None, field: str = "text") -> float:
     """The lowest confidence whose routed leads are right ≥ ``target`` of the time,
-    fitted zero-shot on the earlier half (dev) only (the later half is never seen)."""
+    fitted zero-shot on the earlier half (dev) only (the later half is never seen).
+    ``field="subject"``: on the messages' subjects alone, short statements of the
+    matter like those asked at a kiosk ("小区电梯经常坏")."""
     known = by_time([m for m in replied if m["type"]], "dev")
     router = Router(db, catalogue, threshold=0.0, use_history=False, embedder=embedder)
-    pairs = [(router.type_ranking(m["text"])[0], m["type"]) for m in known]
+    pairs = [(router.type_ranking(m[field])[0], m["type"]) for m in known]
     for t in np.arange(0.1, 0.95, 0.05):
         sel = [(tp == g) for (tp, c), g in pairs if c >= t]
         if len(sel) >= 20 and np.mean(sel) >= target:

@@ -219,3 +219,12 @@ def test_store_schema_is_plain_sqlite(tmp_path):
     ds.ensure_schema(d)
     names = {r[0] for r in sqlite3.connect(tmp_path / "w.db").execute("select name from sqlite_master")}
     assert {"dispatch_categories", "dispatch_history", "dispatch_corrections", "dispatch_type_overrides"} <= names
+
+
+def test_a_ministrys_regional_office_is_not_the_local_lead():
+    d = open_db(":memory:")
+    names = ["自然资源部南海局", "广东省自然资源厅", "广州市规划和自然资源局"]
+    import_catalogue(d, CatalogueData(name="prov", title="省", items=[{"code": str(i), "name": f"事项{i}",
+                                                                     "department": n} for i, n in enumerate(names)]))
+    ds.ensure_schema(d)
+    assert ds.departments_by_type(d, "prov")["自然资源"] == ["广州市规划和自然资源局", "广东省自然资源厅", "自然资源部南海局"]

@@ -6,6 +6,7 @@ department to a type, list categories, measure routing.
     wenban dispatch override guangdong 广州市城市管理和综合执法局 综合执法
     wenban dispatch categories guangan
     wenban dispatch eval --catalogue guangan [--separation] [--calibrate] [--split dev|heldout|all] [--no-dense]
+    wenban dispatch everyday -c guangan -c guangdong [--set FILE] [--show]
 """
 
 from __future__ import annotations
@@ -100,6 +101,24 @@ def cmd_eval(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_everyday(args, settings: Settings) -> int:
+    from assistant.answer import Assistant
+    from eval import everyday
+
+    assistant = Assistant(settings, log=_log)
+    out = everyday.run(assistant, args.catalogue or ["guangan", "guangdong"], everyday.load(Path(args.set)))
+    for cat, r in out.items():
+        print(f"{cat}: " + json.dumps({k: v for k, v in r.items() if k != "results"}, ensure_ascii=False))
+        for x in r["results"] if args.show else ():
+            print(f"  {'✓' if x['right'] else '✗'} {x['text']}\t{x['want']}\t{x['status']}\tcentre={x['centre']}"
+                  f"\tconf={x['confidence']}")
+    path = settings.home / "eval" / "dispatch" / "everyday.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=2), encoding="utf-8")
+    _log(f"wrote {path}")
+    return 0
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("dispatch", help="诉求 routing: dispatch catalogue, work-order history, eval")
     d = p.add_subparsers(dest="dispatch_command", required=True)
@@ -130,3 +149,10 @@ def add_parser(sub) -> None:
                    help="messages by time: dev = earlier half, heldout = later half (default: every split)")
     s.add_argument("--no-dense", action="store_true", help="TF-IDF only: no embedding model, no dense match")
     s.set_defaults(func=cmd_eval)
+    from eval.everyday import DEV_SET
+
+    s = d.add_parser("everyday", help="everyday short 诉求 through the assistant: lead department and command centre")
+    s.add_argument("--catalogue", "-c", action="append", help="repeatable (default: guangan and guangdong)")
+    s.add_argument("--set", default=str(DEV_SET), help="JSONL of {text, type}")
+    s.add_argument("--show", action="store_true", help="one line per message")
+    s.set_defaults(func=cmd_everyday)
