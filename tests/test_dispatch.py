@@ -215,6 +215,7 @@ def test_a_problem_stated_plainly_is_a_complaint_even_when_the_service_search_is
 
 def test_plain_problem_words_leave_service_questions_alone():
     assert intent_of("驾驶证丢了", True, 0.3) == "service"  # a replacement to apply for
+    assert intent_of("特困人员救助供养", True, 0.3) == "service"  # 特困 is no lift that traps people
     assert intent_of("想做个能强制执行的公证", True, 0.3) == "service"
     assert intent_of("居住证申请了半个月还没通知，查进度", True, 0.3) == "service"
     # a complaint of a service's delay keeps the service card and carries the dispatch block
