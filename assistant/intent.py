@@ -23,6 +23,17 @@ COMPLAINT = re.compile(
     r"强烈要求|被骗|诈骗|过期|变质|假货|不退|跑路|隐患|安全问题|扰乱|太差|不合理|维权|欺诈|霸王|强拆|"
     r"烂尾|逾期|停工|施工|渣土|扬尘|偷排|直排|黑车|拒载|体罚|刁难|态度差|态度恶劣|曝光|问题严重|何时能|什么时候能解决|"
     r"怎么没人|为什么不|凭什么|不给(办|退|发|开|交)|拒绝(办理|退|赔)|被打|打架|偷|盗")
+# Problems as people state them in a few words ("停水了也不通知", "药店卖假药",
+# "电梯经常坏"): breakdowns, outages, smells, coercion, refusals, fakes, delays.
+# Kept specific: "驾驶证丢了" is a replacement to apply for, "快递丢了" a complaint.
+PLAIN_PROBLEM = re.compile(
+    r"经常坏|又坏|坏掉|损坏|破损|(快递|包裹|井盖|行李)[^，。,]{0,3}丢|很危险|太危险|停水|停电|停气|断水|断电|"
+    r"(不|没|没有)(提前)?通知|燃气味|煤气味|臭气|恶臭|熏天|难闻|强制(?!执行|性|保险|险)|强迫|不赔|拒赔|假药|卖假|假冒|"
+    r"没批|不批|批不下来|不给[^，。,]{0,4}(交|办|退|发|开|赔|报)|(报销|退款|退费|赔偿)不了|不能报销|吵|"
+    r"不明码标价|缺斤少两|短斤少两|宰客|(?<![特贫])困人|没人修|不修|没人打扫|没人清|一直没|迟迟")
+# A 诉求 about a service's delay or refusal ("申请低保一直没批下来"): the item's card
+# answers it and the dispatch block rides along (intent "both").
+DELAY = re.compile(r"一直没|迟迟|没批|不批|批不下来|不给[^，。,]{0,4}(办|批)")
 # Asking how to get something done at a window.
 SERVICE = re.compile(
     r"办理|怎么办|咋办|如何办|申请|申领|材料|手续|证件|证明|登记|领取|补办|换领|注册|备案|审批|许可|开具|"
@@ -47,7 +58,7 @@ DOCUMENT_DAMAGE = re.compile(r"(证|照|卡|执照|牌|户口本)[^，。,；;]{
 
 
 def complaint_cues(text: str) -> list[str]:
-    cues = {m.group(0) for m in COMPLAINT.finditer(text)}
+    cues = {m.group(0) for m in COMPLAINT.finditer(text)} | {m.group(0) for m in PLAIN_PROBLEM.finditer(text)}
     if DOCUMENT_EXPIRY.search(text):
         cues.discard("过期")
     if DOCUMENT_DAMAGE.search(text):
@@ -65,7 +76,8 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
 
     * a message over 40 Chinese characters that does not ask how to apply for something → complaint;
     * complaint cues and no service cue → complaint; a confident service answer
-      whose item handles complaints (投诉/举报/维权/纠纷/调解) makes it "both";
+      whose item handles complaints (投诉/举报/维权/纠纷/调解), or a complaint of the
+      item's delay or refusal ("一直没批"), makes it "both";
     * both kinds of cue: the service answer decides when confident, else complaint;
     * no cue: a confident service answer → service; else a message close to a
       dispatch category (long messages are problems more often than questions) → complaint.
@@ -77,7 +89,7 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
         return "complaint" if not (service_confident and service_item_name and
                                    re.search(r"投诉|举报", service_item_name)) else "both"
     handles_complaints = bool(service_item_name and re.search(r"投诉|举报|维权|纠纷|调解|仲裁|裁决", service_item_name))
-    if c and service_confident and handles_complaints:
+    if c and service_confident and (handles_complaints or DELAY.search(text)):
         return "both"
     if c and (not s or not service_confident):
         return "complaint"

@@ -5,7 +5,7 @@
   the dispatch catalogue (our level-1 names mapped to the taxonomy's), and with
   the replied messages as past work orders (``category_history_report``);
 * department: the handling unit's type read from each official reply of the
-  2,816 replied messages (``reply_type``), then routing accuracy@1/@3,
+  2,816 replied messages (``eval/reply_units.reply_type``), then routing accuracy@1/@3,
   zero-shot and with earlier messages as history;
 
 Every figure is given per split by message time (``SPLITS``): ``dev`` is the
@@ -29,42 +29,12 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from assistant.dispatch import HistoryModel, Router
+from eval.reply_units import reply_type
 from store import dispatch as ds
 from store.db import open_db
 
 # Our level-1 names → the taxonomy's first-level names (the label set evaluated against).
 TO_TAXONOMY = {"公共安全": "政法"}
-# Words that name a unit in replies, beyond the department-type keywords
-# (former and informal names: 城管, 交警, 派出所, 国土 …).
-REPLY_WORDS = {
-    "综合执法": ("城管", "城市管理", "执法大队", "执法局"), "公安": ("交警", "派出所", "公安", "交通警察"),
-    "住建": ("住房", "房屋", "房产", "住建", "建设局", "建委", "物业", "燃气"), "街道": ("社区", "居委会", "村委会", "镇人民政府", "乡人民政府", "街道"),
-    "自然资源": ("国土", "规划", "不动产"), "生态环境": ("环保", "环境保护", "生态环境"),
-    "卫生健康": ("卫生", "卫计", "卫健", "医院", "疾控"), "人社": ("人力资源", "人社", "社保", "劳动保障", "就业"),
-    "教育": ("教育", "学校", "中学", "小学", "学院", "大学"), "市场监管": ("市场监", "工商", "质监", "食品药品", "食药"),
-    "交通运输": ("交通运输", "交通局", "运管", "公交", "公路", "地铁", "轨道"), "水务": ("水务", "水利", "供水", "自来水"),
-    "医保": ("医保", "医疗保障"), "民政": ("民政",), "农业农村": ("农业", "农村", "畜牧"), "发展改革": ("发改", "发展和改革", "物价"),
-    "文旅": ("文化", "旅游", "文旅"), "应急管理": ("应急", "安监", "安全生产监督"), "税务": ("税务",), "商务": ("商务",),
-    "林业": ("林业",), "残联": ("残联", "残疾人联合会"), "政务服务": ("政务服务", "行政审批"), "消防": ("消防",),
-}
-_UNIT = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9]{1,16}?(?:局|厅|委员会|委|办公室|街道办事处|街道|人民政府|中心|公司|"
-                   r"大队|支队|分局|管委会|管理处|派出所|社区|学校|中学|小学|医院|集团)")
-
-
-def reply_type(reply: str) -> tuple[str | None, str | None]:
-    """(department type, the unit as named) from a reply's first 200 characters; the
-    first named unit of a known type wins. (None, None) when no unit is named."""
-    head = re.sub(r"\s+", "", reply)[:200]
-    for m in _UNIT.finditer(head):
-        unit = m.group(0)
-        if re.search(r"[市区县]人民政府$|银行", unit):  # a government as a whole, a bank: no department type
-            continue
-        t = ds.type_of(unit)
-        if t is None:
-            t = next((k for k, ws in REPLY_WORDS.items() for w in ws if w in unit), None)
-        if t:
-            return t, unit
-    return None, None
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
@@ -93,7 +63,8 @@ def load_replied(folder: Path) -> list[dict[str, Any]]:
     out = []
     for r in _rows(folder / "messages_replied.xlsx"):
         t, unit = reply_type(str(r["答复意见"] or ""))
-        out.append({"id": r["留言编号"], "text": message_text(r), "date": ds.parse_date(r["留言时间"]),
+        out.append({"id": r["留言编号"], "text": message_text(r), "subject": re.sub(r"\s+", "", str(r["留言主题"] or "")),
+                    "date": ds.parse_date(r["留言时间"]),
                     "type": t, "unit": unit, "reply_head": re.sub(r"\s+", "", str(r["答复意见"] or ""))[:160]})
     return sorted(out, key=lambda x: x["date"] or "")
 
@@ -225,12 +196,14 @@ def _buckets(confs: list[float], right: list[bool]) -> list[dict[str, Any]]:
 
 
 def fit_threshold(db, catalogue: str, replied: list[dict[str, Any]], target: float = 0.6,
-                  embedder=None) -> float:
+                  embedder=None, field: str = "text") -> float:
     """The lowest confidence whose routed leads are right ≥ ``target`` of the time,
-    fitted zero-shot on the earlier half (dev) only (the later half is never seen)."""
+    fitted zero-shot on the earlier half (dev) only (the later half is never seen).
+    ``field="subject"``: on the messages' subjects alone, short statements of the
+    matter like those asked at a kiosk ("小区电梯经常坏")."""
     known = by_time([m for m in replied if m["type"]], "dev")
     router = Router(db, catalogue, threshold=0.0, use_history=False, embedder=embedder)
-    pairs = [(router.type_ranking(m["text"])[0], m["type"]) for m in known]
+    pairs = [(router.type_ranking(m[field])[0], m["type"]) for m in known]
     for t in np.arange(0.1, 0.95, 0.05):
         sel = [(tp == g) for (tp, c), g in pairs if c >= t]
         if len(sel) >= 20 and np.mean(sel) >= target:

@@ -1,7 +1,10 @@
-"""Scoring 诉求 routing on everyday messages written for the purpose
-(``eval/sets/messages.jsonl``: short complaints and requests as citizens say them,
-each with the department type(s) that lead the matter and, where one fits, the
-first-level class). Unlike the tipdm2020c board messages these are checked
+"""Scoring 诉求 routing on everyday messages written for the purpose: short
+complaints and requests as citizens say them, each with the department type(s)
+that lead the matter and, where one fits, the first-level class. Two sets
+(``SETS``): ``heldout`` (``eval/sets/messages.jsonl``, written by an outside-tester
+session that never saw the dispatch catalogue; aggregate figures only) and ``dev``
+(``eval/sets/dispatch-everyday-dev.jsonl``, rows ``{text, type}``, written from
+general knowledge to choose methods on). Unlike the tipdm2020c board messages these are checked
 against each bundled catalogue's own departments:
 
 * ``dispatched``: the share routed as 诉求 (a ``dispatch`` block), not a service card
@@ -14,12 +17,13 @@ against each bundled catalogue's own departments:
 * ``to_command_centre``: the share sent to the command centre;
 * ``level1``: the first-level class, where the row gives one.
 
-    wenban dispatch messages -c guangan -c guangdong
+    wenban dispatch messages -c guangan -c guangdong [--set dev] [--failures]
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +31,21 @@ from eval.run import unlogged
 from wenban.config import REPO_ROOT
 
 MESSAGES = REPO_ROOT / "eval" / "sets" / "messages.jsonl"
-COMMAND_CENTRE = "指挥中心"
+SETS = {"heldout": MESSAGES, "dev": REPO_ROOT / "eval" / "sets" / "dispatch-everyday-dev.jsonl"}
 
 
 def load_messages(path: Path = MESSAGES) -> list[dict[str, Any]]:
-    """Rows ``{id, message, types: [...], level1: str | None}``; a row without a
-    message or gold type is an error naming its line."""
+    """Rows ``{id, message, types: [...], level1: str | None}`` (the dev set's
+    ``{text, type}`` is read as the same); a row without a message or gold type is
+    an error naming its line."""
     rows = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         row = json.loads(line)
+        row.setdefault("id", f"line-{n}")
+        row.setdefault("message", row.get("text"))
+        row.setdefault("types", [row["type"]] if row.get("type") else [])
         if not row.get("message") or not row.get("types"):
             raise ValueError(f"{path}: line {n}: a message and at least one type are needed")
         rows.append(row)
@@ -87,7 +95,12 @@ def evaluate_messages(assistant, catalogue: str, path: Path = MESSAGES) -> dict[
     from store import dispatch as ds
 
     rows = load_messages(path)
+    answers, took = [], []
     with unlogged(assistant):
-        answers = [assistant.ask(r["message"], catalogue) for r in rows]
+        for r in rows:
+            t0 = time.perf_counter()
+            answers.append(assistant.ask(r["message"], catalogue))
+            took.append((time.perf_counter() - t0) * 1000)
     have = set(ds.departments_by_type(assistant.db, catalogue))
-    return {"catalogue": catalogue, **score_messages(rows, answers, have)}
+    ms_p50 = round(sorted(took)[len(took) // 2], 1) if took else 0.0
+    return {"catalogue": catalogue, **score_messages(rows, answers, have), "ms_p50": ms_p50}

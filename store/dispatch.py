@@ -102,7 +102,8 @@ def type_of(name: str | None) -> str | None:
 def departments_by_type(db: sqlite_utils.Database, catalogue: str) -> dict[str, list[str]]:
     """type → the catalogue's own department names of that type, city/district
     ones before provincial ones (matters are handled where they happen), then shorter
-    names (bureaus before their institutes). Overrides win over names."""
+    names (bureaus before their institutes), a ministry's regional office last.
+    Overrides win over names."""
     names = [r["department"] for r in db.query(
         "select distinct department from items where catalogue = ? and department is not null", [catalogue])]
     overrides = {r["department"]: r["type"] for r in db.query(
@@ -113,7 +114,8 @@ def departments_by_type(db: sqlite_utils.Database, catalogue: str) -> dict[str, 
         if n in overrides or (t and not re.search(r"研究|检测|检验|协会|学会|中心$|学院|科学院", n)):
             out.setdefault(t, []).append(n)
     for t in out:
-        out[t].sort(key=lambda n: ("省" in n, len(n)))
+        # a ministry's own office ("自然资源部南海局") handles no local matter: after the province's
+        out[t].sort(key=lambda n: (2 if re.match(r"[^省市区县]{2,8}部", n) else "省" in n, len(n)))
     return out
 
 

@@ -213,6 +213,21 @@ def test_intent_split():
     assert intent_of("今天天气怎么样", False, 0.02) == "out_of_scope"
 
 
+@pytest.mark.parametrize("text", ["停水了也不提前通知", "药店卖假药", "小区电梯经常坏，还困过人", "养猪场臭气熏天",
+                                  "快递丢了快递公司不赔", "酒吧音响吵到凌晨", "公司不给员工交社保", "超市不明码标价"])
+def test_a_problem_stated_plainly_is_a_complaint_even_when_the_service_search_is_confident(text):
+    assert intent_of(text, True, 0.3) == "complaint"
+
+
+def test_plain_problem_words_leave_service_questions_alone():
+    assert intent_of("驾驶证丢了", True, 0.3) == "service"  # a replacement to apply for
+    assert intent_of("特困人员救助供养", True, 0.3) == "service"  # 特困 is no lift that traps people
+    assert intent_of("想做个能强制执行的公证", True, 0.3) == "service"
+    assert intent_of("居住证申请了半个月还没通知，查进度", True, 0.3) == "service"
+    # a complaint of a service's delay keeps the service card and carries the dispatch block
+    assert intent_of("申请低保一直没批下来", True, 0.3, "最低生活保障审批") == "both"
+
+
 def test_place_and_time_are_extracted_and_numbers_never_are():
     x = extract("洋湖街道阳光社区3栋楼下饭店每天晚上10点后油烟扰民")
     assert x["place"]["street"] == "洋湖街道" and x["place"]["community"] == "阳光社区"
@@ -225,3 +240,12 @@ def test_store_schema_is_plain_sqlite(tmp_path):
     ds.ensure_schema(d)
     names = {r[0] for r in sqlite3.connect(tmp_path / "w.db").execute("select name from sqlite_master")}
     assert {"dispatch_categories", "dispatch_history", "dispatch_corrections", "dispatch_type_overrides"} <= names
+
+
+def test_a_ministrys_regional_office_is_not_the_local_lead():
+    d = open_db(":memory:")
+    names = ["自然资源部南海局", "广东省自然资源厅", "广州市规划和自然资源局"]
+    import_catalogue(d, CatalogueData(name="prov", title="省", items=[{"code": str(i), "name": f"事项{i}",
+                                                                     "department": n} for i, n in enumerate(names)]))
+    ds.ensure_schema(d)
+    assert ds.departments_by_type(d, "prov")["自然资源"] == ["广州市规划和自然资源局", "广东省自然资源厅", "自然资源部南海局"]

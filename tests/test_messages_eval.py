@@ -43,3 +43,14 @@ def test_a_row_without_a_type_is_an_error_naming_its_line(tmp_path):
                  + json.dumps({"id": "2", "message": "噪音", "types": []}, ensure_ascii=False) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 2"):
         load_messages(f)
+
+
+@pytest.mark.parametrize("name", ["heldout", "dev"])
+def test_both_sets_load_and_name_known_types(name):
+    from eval.messages import SETS
+    from store import dispatch as ds
+
+    rows = load_messages(SETS[name])
+    assert len(rows) >= 40
+    assert {t for r in rows for t in r["types"]} <= set(ds.department_types())
+    assert all(r["message"] for r in rows)

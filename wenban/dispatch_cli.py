@@ -6,7 +6,7 @@ department to a type, list categories, measure routing.
     wenban dispatch override guangdong 广州市城市管理和综合执法局 综合执法
     wenban dispatch categories guangan
     wenban dispatch eval --catalogue guangan [--separation] [--calibrate] [--split dev|heldout|all] [--no-dense]
-    wenban dispatch messages -c guangan -c guangdong [--failures]
+    wenban dispatch messages -c guangan -c guangdong [--set heldout|dev|FILE] [--failures]
 """
 
 from __future__ import annotations
@@ -103,21 +103,22 @@ def cmd_eval(args, settings: Settings) -> int:
 
 def cmd_messages(args, settings: Settings) -> int:
     from assistant.answer import Assistant
-    from eval.messages import evaluate_messages
+    from eval.messages import SETS, evaluate_messages
 
     assistant = Assistant(settings, log=_log)
     assistant.log_unanswered = False
-    reports = [evaluate_messages(assistant, cat, Path(args.file)) for cat in args.catalogue or ["guangan", "guangdong"]]
+    path = SETS.get(args.set) or Path(args.set)
+    reports = [evaluate_messages(assistant, cat, path) for cat in args.catalogue or ["guangan", "guangdong"]]
     for r in reports:
         head = {k: v for k, v in r.items() if k != "failures"}
         print(json.dumps(head, ensure_ascii=False))
         if args.failures:
             for f in r["failures"]:
                 print(f"  ✗ {f['id']} {f['message']} → {f['got']} {f.get('types', '')}")
-    path = settings.home / "eval" / "dispatch" / "messages.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")
-    _log(f"wrote {path}")
+    out = settings.home / "eval" / "dispatch" / f"messages-{path.stem}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")
+    _log(f"wrote {out}")
     return 0
 
 
@@ -153,6 +154,8 @@ def add_parser(sub) -> None:
     s.set_defaults(func=cmd_eval)
     s = d.add_parser("messages", help="measure routing on everyday messages (eval/sets/messages.jsonl) per catalogue")
     s.add_argument("--catalogue", "-c", action="append", help="catalogue(s); default: guangan and guangdong")
-    s.add_argument("--file", default=str(REPO_ROOT / "eval" / "sets" / "messages.jsonl"))
+    s.add_argument("--set", default="heldout",
+                   help="heldout: eval/sets/messages.jsonl (outside-written, 115); dev: "
+                        "eval/sets/dispatch-everyday-dev.jsonl (48, for choosing methods); or a JSONL path")
     s.add_argument("--failures", action="store_true", help="list every message routed wrongly")
     s.set_defaults(func=cmd_messages)
