@@ -337,12 +337,14 @@ def summary(text: str, limit: int = 60) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None, cache=None) -> dict[str, Any]:
+def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None, cache=None,
+           vector: np.ndarray | None = None) -> dict[str, Any]:
     """Tell the question apart (``intent``) and, for a 诉求, route it: a complaint's
     status becomes "dispatch" with a ``dispatch`` block; for "both" the service answer
     stays (status answer/clarify) and carries the block too. Called by ``Assistant.ask``
     with its embedder, so routing adds the dense match; the intent split itself uses
-    TF-IDF only, so a service question costs no extra embedding."""
+    TF-IDF and, given the question's ``vector`` from the service search, how much
+    closer it is to a dispatch category than to the best item (no extra embedding)."""
     from assistant.intent import intent_of
     from assistant.workorder import extract
 
@@ -350,7 +352,12 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None,
     scores = router.category_scores(text)
     confident = answer["status"] in ("answer", "clarify")
     top_name = answer["candidates"][0]["name"] if answer["candidates"] else None
-    intent = intent_of(text, confident, float(scores.max()) if len(scores) else 0.0, top_name if confident else None)
+    closer = None
+    item_cosine = (answer.get("why") or {}).get("dense_cosine")
+    if vector is not None and router.dense is not None and item_cosine is not None:
+        closer = router.dense.best(vector) - item_cosine
+    intent = intent_of(text, confident, float(scores.max()) if len(scores) else 0.0, top_name if confident else None,
+                       closer_to_dispatch=closer)
     answer["intent"] = intent
     if intent in ("complaint", "both"):
         block = router.route(text)

@@ -63,6 +63,10 @@ class DenseMatcher:
             _VECTORS[key] = embedder.passages(texts, cache=cache)
         self.vectors = _VECTORS[key]
 
+    def best(self, vector: np.ndarray) -> float:
+        """The closest prototype's cosine to an e5 query ``vector`` already computed."""
+        return float((self.vectors @ vector).max())
+
     def scores(self, text: str) -> np.ndarray:
         q = self.embedder.query([text[:QUERY_CHARS]])[0]
         sims = self.vectors @ q

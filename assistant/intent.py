@@ -57,6 +57,13 @@ DOCUMENT_EXPIRY = re.compile(r"(证|照|卡|签注|执照|牌)[^，。,；;]{0,4
 DOCUMENT_DAMAGE = re.compile(r"(证|照|卡|执照|牌|户口本)[^，。,；;]{0,4}坏了")
 
 
+# How much closer (e5 cosine) a question must be to the nearest dispatch-category
+# prototype than to the best service item to be a 诉求 whatever its cue words:
+# chosen on the dev and b3 service questions, their out-of-scope ones and the
+# everyday dev messages (README *诉求*, "Closer to a 诉求 than to any item").
+CLOSER_BY = 0.04
+
+
 def complaint_cues(text: str) -> list[str]:
     cues = {m.group(0) for m in COMPLAINT.finditer(text)} | {m.group(0) for m in PLAIN_PROBLEM.finditer(text)}
     if DOCUMENT_EXPIRY.search(text):
@@ -71,7 +78,8 @@ def service_cues(text: str) -> list[str]:
 
 
 def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
-              service_item_name: str | None = None, min_similarity: float = 0.2) -> str:
+              service_item_name: str | None = None, min_similarity: float = 0.2,
+              closer_to_dispatch: float | None = None, closer_by: float = CLOSER_BY) -> str:
     """"service" | "complaint" | "both" | "out_of_scope".
 
     * a message over 40 Chinese characters that does not ask how to apply for something → complaint;
@@ -79,6 +87,9 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
       whose item handles complaints (投诉/举报/维权/纠纷/调解), or a complaint of the
       item's delay or refusal ("一直没批"), makes it "both";
     * both kinds of cue: the service answer decides when confident, else complaint;
+    * a question whose e5 vector is closer to a dispatch category than to the best
+      service item by ``closer_by`` or more (``closer_to_dispatch``), and that does not
+      ask how to apply → complaint ("both" when the item handles complaints);
     * no cue: a confident service answer → service; else a message close to a
       dispatch category (long messages are problems more often than questions) → complaint.
     """
@@ -89,6 +100,9 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
         return "complaint" if not (service_confident and service_item_name and
                                    re.search(r"投诉|举报", service_item_name)) else "both"
     handles_complaints = bool(service_item_name and re.search(r"投诉|举报|维权|纠纷|调解|仲裁|裁决", service_item_name))
+    if (closer_to_dispatch is not None and closer_to_dispatch >= closer_by and not ASKS_HOW.search(text)
+            and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text)):
+        return "both" if service_confident and (handles_complaints or DELAY.search(text)) else "complaint"
     if c and service_confident and (handles_complaints or DELAY.search(text)):
         return "both"
     if c and (not s or not service_confident):

@@ -108,6 +108,7 @@ class SearchResult:
     candidates: list[Candidate]
     timings: dict[str, float]
     library: dict[str, Any] | None = None  # the nearest curated question, with "cosine"
+    vector: np.ndarray | None = None  # the question's e5 vector (expanded), reused by 诉求 routing
 
 
 def _read(catalogue: str, path: Path, parse):
@@ -372,4 +373,4 @@ class Retriever:
         t3 = time.perf_counter()
         return SearchResult(question, expanded, tokens, matches, ranked,
                             {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "fuse": (t3 - t2) * 1000},
-                            library=near)
+                            library=near, vector=None if qv is None else qv[0])

@@ -249,3 +249,28 @@ def test_a_ministrys_regional_office_is_not_the_local_lead():
                                                                      "department": n} for i, n in enumerate(names)]))
     ds.ensure_schema(d)
     assert ds.departments_by_type(d, "prov")["自然资源"] == ["广州市规划和自然资源局", "广东省自然资源厅", "自然资源部南海局"]
+
+
+def test_a_question_much_closer_to_a_dispatch_category_than_to_any_item_is_a_complaint():
+    from assistant.intent import CLOSER_BY, intent_of
+
+    # no cue word either way: the service answer alone would keep it a service question
+    text = "楼道里的灯一直黑着"
+    assert intent_of(text, True, 0.1, "某服务事项") == "service"
+    assert intent_of(text, True, 0.1, "某服务事项", closer_to_dispatch=CLOSER_BY + 0.01) == "complaint"
+    assert intent_of(text, True, 0.1, "某服务事项", closer_to_dispatch=CLOSER_BY - 0.01) == "service"
+    # an explicit ask for how to apply, or a document to renew, stays a service question
+    assert intent_of("怎么申请路灯安装许可", True, 0.1, "路灯许可", closer_to_dispatch=0.2) == "service"
+    assert intent_of("身份证过期了", True, 0.1, "身份证换领", closer_to_dispatch=0.2) == "service"
+    # the item handles complaints: its card with the dispatch block
+    assert intent_of("商家不给退款", True, 0.1, "消费纠纷调解", closer_to_dispatch=0.2) == "both"
+
+
+def test_the_dense_matcher_scores_a_vector_already_computed():
+    import numpy as np
+
+    from assistant.dispatch_score import DenseMatcher
+
+    m = DenseMatcher.__new__(DenseMatcher)
+    m.vectors = np.array([[1.0, 0.0], [0.6, 0.8]])
+    assert m.best(np.array([0.0, 1.0])) == pytest.approx(0.8)
