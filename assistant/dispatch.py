@@ -352,12 +352,17 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None,
     scores = router.category_scores(text)
     confident = answer["status"] in ("answer", "clarify")
     top_name = answer["candidates"][0]["name"] if answer["candidates"] else None
-    closer = None
-    item_cosine = (answer.get("why") or {}).get("dense_cosine")
-    if vector is not None and router.dense is not None and item_cosine is not None:
-        closer = router.dense.best(vector) - item_cosine
+    closer = near = None
+    why = answer.get("why") or {}
+    if router.dense is not None and why.get("dense_cosine") is not None:
+        # the service search's vector, when the vocabulary left the question as it was;
+        # catalogue words added to it would pull it toward the items
+        if vector is None or why.get("vocabulary"):
+            vector = router.dense.embedder.query([text[:dsc.QUERY_CHARS]])[0]
+        near = router.dense.best(vector)
+        closer = near - why["dense_cosine"]
     intent = intent_of(text, confident, float(scores.max()) if len(scores) else 0.0, top_name if confident else None,
-                       closer_to_dispatch=closer)
+                       closer_to_dispatch=closer, dispatch_cosine=near)
     answer["intent"] = intent
     if intent in ("complaint", "both"):
         block = router.route(text)

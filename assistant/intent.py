@@ -61,7 +61,11 @@ DOCUMENT_DAMAGE = re.compile(r"(证|照|卡|执照|牌|户口本)[^，。,；;]{
 # prototype than to the best service item to be a 诉求 whatever its cue words:
 # chosen on the dev and b3 service questions, their out-of-scope ones and the
 # everyday dev messages (README *诉求*, "Closer to a 诉求 than to any item").
-CLOSER_BY = 0.04
+CLOSER_BY = 0.02
+# … and at least this close (cosine) to a dispatch category at all.
+NEAR_DISPATCH = 0.90
+# Asking about the weather is near 排水与内涝 in meaning, but it is no problem to report.
+WEATHER = re.compile(r"天气|下雨|下雪|气温|多少度|冷不冷|热不热|天晴|晴天|预报")
 
 
 def complaint_cues(text: str) -> list[str]:
@@ -79,7 +83,8 @@ def service_cues(text: str) -> list[str]:
 
 def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
               service_item_name: str | None = None, min_similarity: float = 0.2,
-              closer_to_dispatch: float | None = None, closer_by: float = CLOSER_BY) -> str:
+              closer_to_dispatch: float | None = None, closer_by: float = CLOSER_BY,
+              dispatch_cosine: float | None = None, near_dispatch: float = NEAR_DISPATCH) -> str:
     """"service" | "complaint" | "both" | "out_of_scope".
 
     * a message over 40 Chinese characters that does not ask how to apply for something → complaint;
@@ -88,8 +93,10 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
       item's delay or refusal ("一直没批"), makes it "both";
     * both kinds of cue: the service answer decides when confident, else complaint;
     * a question whose e5 vector is closer to a dispatch category than to the best
-      service item by ``closer_by`` or more (``closer_to_dispatch``), and that does not
-      ask how to apply → complaint ("both" when the item handles complaints);
+      service item by ``closer_by`` or more (``closer_to_dispatch``), at least
+      ``near_dispatch`` close to one (``dispatch_cosine``), and that does not ask how
+      to apply, about a document to renew or the weather → complaint ("both" when
+      the item handles complaints or it complains of the item's delay);
     * no cue: a confident service answer → service; else a message close to a
       dispatch category (long messages are problems more often than questions) → complaint.
     """
@@ -100,7 +107,8 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
         return "complaint" if not (service_confident and service_item_name and
                                    re.search(r"投诉|举报", service_item_name)) else "both"
     handles_complaints = bool(service_item_name and re.search(r"投诉|举报|维权|纠纷|调解|仲裁|裁决", service_item_name))
-    if (closer_to_dispatch is not None and closer_to_dispatch >= closer_by and not ASKS_HOW.search(text)
+    if (closer_to_dispatch is not None and closer_to_dispatch >= closer_by and (dispatch_cosine or 0) >= near_dispatch
+            and not ASKS_HOW.search(text) and not WEATHER.search(text)
             and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text)):
         return "both" if service_confident and (handles_complaints or DELAY.search(text)) else "complaint"
     if c and service_confident and (handles_complaints or DELAY.search(text)):

@@ -252,18 +252,22 @@ def test_a_ministrys_regional_office_is_not_the_local_lead():
 
 
 def test_a_question_much_closer_to_a_dispatch_category_than_to_any_item_is_a_complaint():
-    from assistant.intent import CLOSER_BY, intent_of
+    from assistant.intent import CLOSER_BY, NEAR_DISPATCH, intent_of
 
+    near = NEAR_DISPATCH + 0.02
     # no cue word either way: the service answer alone would keep it a service question
     text = "楼道里的灯一直黑着"
     assert intent_of(text, True, 0.1, "某服务事项") == "service"
-    assert intent_of(text, True, 0.1, "某服务事项", closer_to_dispatch=CLOSER_BY + 0.01) == "complaint"
-    assert intent_of(text, True, 0.1, "某服务事项", closer_to_dispatch=CLOSER_BY - 0.01) == "service"
-    # an explicit ask for how to apply, or a document to renew, stays a service question
-    assert intent_of("怎么申请路灯安装许可", True, 0.1, "路灯许可", closer_to_dispatch=0.2) == "service"
-    assert intent_of("身份证过期了", True, 0.1, "身份证换领", closer_to_dispatch=0.2) == "service"
+    assert intent_of(text, True, 0.1, "某服务事项", closer_to_dispatch=CLOSER_BY + 0.01, dispatch_cosine=near) == "complaint"
+    assert intent_of(text, True, 0.1, "某服务事项", closer_to_dispatch=CLOSER_BY - 0.01, dispatch_cosine=near) == "service"
+    # closer, but not near any category at all
+    assert intent_of(text, True, 0.1, "某服务事项", closer_to_dispatch=0.2, dispatch_cosine=NEAR_DISPATCH - 0.05) == "service"
+    # an explicit ask for how to apply, a document to renew, the weather: not a complaint
+    assert intent_of("怎么申请路灯安装许可", True, 0.1, "路灯许可", closer_to_dispatch=0.2, dispatch_cosine=near) == "service"
+    assert intent_of("身份证过期了", True, 0.1, "身份证换领", closer_to_dispatch=0.2, dispatch_cosine=near) == "service"
+    assert intent_of("明天会下雨吗", False, 0.1, None, closer_to_dispatch=0.2, dispatch_cosine=near) != "complaint"
     # the item handles complaints: its card with the dispatch block
-    assert intent_of("商家不给退款", True, 0.1, "消费纠纷调解", closer_to_dispatch=0.2) == "both"
+    assert intent_of("商家不给退款", True, 0.1, "消费纠纷调解", closer_to_dispatch=0.2, dispatch_cosine=near) == "both"
 
 
 def test_the_dense_matcher_scores_a_vector_already_computed():
