@@ -343,9 +343,10 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None,
     status becomes "dispatch" with a ``dispatch`` block; for "both" the service answer
     stays (status answer/clarify) and carries the block too. Called by ``Assistant.ask``
     with its embedder, so routing adds the dense match; the intent split itself uses
-    TF-IDF and, given the question's ``vector`` from the service search, how much
-    closer it is to a dispatch category than to the best item (no extra embedding)."""
-    from assistant.intent import intent_of
+    TF-IDF and how much closer the question is in meaning to a dispatch category than
+    to the best item: with the service search's ``vector`` when the vocabulary left the
+    question as it was, else one more embedding, and only where it may decide."""
+    from assistant.intent import intent_of, meaning_may_decide
     from assistant.workorder import extract
 
     router = router_for(db, catalogue, embedder=embedder, cache=cache)
@@ -354,7 +355,7 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None,
     top_name = answer["candidates"][0]["name"] if answer["candidates"] else None
     closer = near = None
     why = answer.get("why") or {}
-    if router.dense is not None and why.get("dense_cosine") is not None:
+    if router.dense is not None and why.get("dense_cosine") is not None and meaning_may_decide(text):
         # the service search's vector, when the vocabulary left the question as it was;
         # catalogue words added to it would pull it toward the items
         if vector is None or why.get("vocabulary"):

@@ -77,6 +77,14 @@ def complaint_cues(text: str) -> list[str]:
     return sorted(cues)
 
 
+def meaning_may_decide(text: str) -> bool:
+    """Whether the closeness in meaning (``closer_to_dispatch``) may make ``text`` a
+    complaint: not when it asks how to apply, has a service cue and no complaint cue
+    ("我想申请低保"), or is about a document to renew or the weather."""
+    return (bool(complaint_cues(text) or not service_cues(text)) and not ASKS_HOW.search(text)
+            and not WEATHER.search(text) and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text))
+
+
 def service_cues(text: str) -> list[str]:
     return sorted({m.group(0) for m in SERVICE.finditer(text)})
 
@@ -94,10 +102,8 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
     * both kinds of cue: the service answer decides when confident, else complaint;
     * a question whose e5 vector is closer to a dispatch category than to the best
       service item by ``closer_by`` or more (``closer_to_dispatch``), at least
-      ``near_dispatch`` close to one (``dispatch_cosine``), and that has no service
-      cue unless it has a complaint cue too ("我想申请低保" stays a service question)
-      and does not ask how to apply, about a document to renew or the weather →
-      complaint ("both" when the item handles complaints or it complains of the
+      ``near_dispatch`` close to one (``dispatch_cosine``), where ``meaning_may_decide``
+      → complaint ("both" when the item handles complaints or it complains of the
       item's delay);
     * no cue: a confident service answer → service; else a message close to a
       dispatch category (long messages are problems more often than questions) → complaint.
@@ -110,8 +116,7 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
                                    re.search(r"投诉|举报", service_item_name)) else "both"
     handles_complaints = bool(service_item_name and re.search(r"投诉|举报|维权|纠纷|调解|仲裁|裁决", service_item_name))
     if (closer_to_dispatch is not None and closer_to_dispatch >= closer_by and (dispatch_cosine or 0) >= near_dispatch
-            and (c or not s) and not ASKS_HOW.search(text) and not WEATHER.search(text)
-            and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text)):
+            and meaning_may_decide(text)):
         return "both" if service_confident and (handles_complaints or DELAY.search(text)) else "complaint"
     if c and service_confident and (handles_complaints or DELAY.search(text)):
         return "both"

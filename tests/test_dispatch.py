@@ -278,3 +278,12 @@ def test_the_dense_matcher_scores_a_vector_already_computed():
     m = DenseMatcher.__new__(DenseMatcher)
     m.vectors = np.array([[1.0, 0.0], [0.6, 0.8]])
     assert m.best(np.array([0.0, 1.0])) == pytest.approx(0.8)
+
+
+def test_meaning_decides_only_where_no_service_cue_stands_alone():
+    from assistant.intent import meaning_may_decide
+
+    assert meaning_may_decide("楼道里的灯一直黑着")
+    assert meaning_may_decide("申请低保一直没批下来")  # a complaint cue beside the service cue
+    for text in ("我想申请低保", "怎么办理营业执照", "身份证过期了", "明天会下雨吗"):
+        assert not meaning_may_decide(text), text
