@@ -42,7 +42,10 @@ def load_messages(path: Path = MESSAGES) -> list[dict[str, Any]]:
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        row = json.loads(line)
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: line {n}: not JSON ({e.msg})") from None
         row.setdefault("id", f"line-{n}")
         row.setdefault("message", row.get("text"))
         row.setdefault("types", [row["type"]] if row.get("type") else [])

@@ -43,6 +43,9 @@ def test_a_row_without_a_type_is_an_error_naming_its_line(tmp_path):
                  + json.dumps({"id": "2", "message": "噪音", "types": []}, ensure_ascii=False) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 2"):
         load_messages(f)
+    f.write_text('{"id": "1", "message": "油烟", "types": ["生态环境"]}\n{"id": "2", "mess\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2: not JSON"):
+        load_messages(f)
 
 
 @pytest.mark.parametrize("name", ["heldout", "dev"])
