@@ -3,9 +3,9 @@
 Each line: ``{id, question, gold: [codes], departments: [names], expect:
 answer|not_found, split: dev|heldout}``. Questions are written the way
 citizens talk. Splits: ``dev`` (used for tuning and calibration); ``heldout``,
-the third of the first batch held out by a hash of the id; ``b2``, ``b3`` and
-``b4``, later batches written whole before a round of changes (ids ``*-b2-*``,
-``*-b3-*``, ``*-b4-*``, all held out); ``all``.
+the third of the first batch held out by a hash of the id; ``b2`` to ``b6``,
+later batches written whole before a round of changes (ids ``*-b2-*`` …
+``*-b6-*``, all held out); ``all``.
 
     >>> parse_splits("dev,heldout,b2,b3")
     ['dev', 'heldout', 'b2', 'b3']
@@ -29,8 +29,8 @@ import numpy as np
 from index.search import CALIBRATION_PATH, FEATURES, Calibration
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
-SPLITS = ("dev", "heldout", "b2", "b3", "b4", "b5", "all")
-BATCHES = ("b2", "b3", "b4", "b5")  # held-out batches written later, each before a round of changes
+SPLITS = ("dev", "heldout", "b2", "b3", "b4", "b5", "b6", "all")
+BATCHES = ("b2", "b3", "b4", "b5", "b6")  # held-out batches written later, each before a round of changes
 MODES = ("bm25", "dense", "hybrid")
 
 

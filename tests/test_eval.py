@@ -35,12 +35,12 @@ def test_sets_are_large_enough_and_hold_a_part_out(catalogue, at_least):
 @pytest.mark.parametrize("catalogue", ["guangan", "guangdong"])
 def test_splits_partition_the_set_by_batch(catalogue):
     rows = load_set(catalogue)
-    parts = {sp: load_set(catalogue, sp) for sp in ("dev", "heldout", "b2", "b3", "b4", "b5")}
+    parts = {sp: load_set(catalogue, sp) for sp in ("dev", "heldout", "b2", "b3", "b4", "b5", "b6")}
     assert sorted(r["id"] for p in parts.values() for r in p) == sorted(r["id"] for r in rows)
     assert all(r["split"] == "dev" for r in parts["dev"])
     assert parts["heldout"] and all(r["split"] == "heldout" and not any(f"-{b}-" in r["id"] for b in BATCHES)
                                     for r in parts["heldout"])
-    for batch in ("b2", "b3", "b4", "b5"):
+    for batch in ("b2", "b3", "b4", "b5", "b6"):
         assert parts[batch] and all(f"-{batch}-" in r["id"] and r["split"] == "heldout" for r in parts[batch])
         assert any(r["expect"] == "not_found" for r in parts[batch])
     b3_in = [r for r in parts["b3"] if r["expect"] == "answer"]
@@ -52,18 +52,21 @@ def test_splits_partition_the_set_by_batch(catalogue):
     b5_in = [r for r in parts["b5"] if r["expect"] == "answer"]
     assert len(b5_in) >= (100 if catalogue == "guangan" else 70)
     assert len(parts["b5"]) - len(b5_in) >= (10 if catalogue == "guangan" else 8)
+    b6_in = [r for r in parts["b6"] if r["expect"] == "answer"]
+    assert len(b6_in) >= (100 if catalogue == "guangan" else 70)
+    assert len(parts["b6"]) - len(b6_in) >= (10 if catalogue == "guangan" else 8)
 
 
 def test_split_names_are_checked_and_the_cli_takes_a_comma_list():
     from wenban.cli import parser
 
     assert parse_splits("dev, b3,dev") == ["dev", "b3"]
-    assert set(SPLITS) == {"dev", "heldout", "b2", "b3", "b4", "b5", "all"} and SPLITS[-1] == "all"
-    with pytest.raises(ValueError, match="b6"):
-        parse_splits("dev,b6")
+    assert set(SPLITS) == {"dev", "heldout", "b2", "b3", "b4", "b5", "b6", "all"} and SPLITS[-1] == "all"
+    with pytest.raises(ValueError, match="b7"):
+        parse_splits("dev,b7")
     with pytest.raises(ValueError):
-        load_set("guangan", "b6")
-    assert parser().parse_args(["eval", "--split", "dev,heldout,b2,b3,b4,b5"]).split == ["dev", "heldout", "b2", "b3", "b4", "b5"]
+        load_set("guangan", "b7")
+    assert parser().parse_args(["eval", "--split", "dev,heldout,b2,b3,b4,b5,b6"]).split == ["dev", "heldout", "b2", "b3", "b4", "b5", "b6"]
     assert parser().parse_args(["eval"]).split == ["heldout"]
     with pytest.raises(SystemExit):
         parser().parse_args(["eval", "--split", "held-out"])
