@@ -370,10 +370,11 @@ def test_operator_not_found_compare_and_catalogue_keys(server, page):
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Shift+Enter")
     page.wait_for_selector("#compare-table")
-    page.wait_for_function("document.querySelectorAll('#compare-table tr:first-child th').length === 3")
+    # a function, not a bare expression: Playwright eval()s an expression on every poll, which the pages' CSP (no unsafe-eval) refuses once the first check is false
+    page.wait_for_function("() => document.querySelectorAll('#compare-table tr:first-child th').length === 3")
     shot(page, "operator-compare")
     page.keyboard.press("Alt+1")
-    page.wait_for_function("document.getElementById('cat').selectedIndex === 0")
+    page.wait_for_function("() => document.getElementById('cat').selectedIndex === 0")
     assert page.is_hidden("#compare")
 
 
