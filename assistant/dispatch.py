@@ -189,14 +189,15 @@ class Router:
         q = self.vec.transform([clean_text(text)])
         return (self.matrix @ q.T).toarray().ravel()
 
-    def weights(self, text: str, scores: np.ndarray | None = None) -> np.ndarray:
+    def weights(self, text: str, scores: np.ndarray | None = None, vector: np.ndarray | None = None) -> np.ndarray:
         """One non-negative weight per category, higher = closer: TF-IDF cosines, or
         with an embedder or history the shares of the fused scores (TF-IDF, dense,
-        and the level-1 class learned from past work orders)."""
+        and the level-1 class learned from past work orders). ``vector``: the dense
+        query vector, when the caller has it (``DenseMatcher.scores``)."""
         scores = self.category_scores(text) if scores is None else scores
         if self.dense is None and self.level1 is None:
             return scores
-        fused = dsc.fuse(scores, self.dense.scores(text) if self.dense is not None else None)
+        fused = dsc.fuse(scores, self.dense.scores(text, vector) if self.dense is not None else None)
         if self.level1 is not None:
             fused = fused + self.level1.bonus(text, self.l1s)
         return dsc.shares(fused)
@@ -235,10 +236,11 @@ class Router:
     def centre(self) -> dict[str, str]:
         return {"department": self.command_centre or "12345", "type": ds.COMMAND_CENTRE_TYPE}
 
-    def route(self, text: str) -> dict[str, Any]:
-        """The ``dispatch`` block of an answer (without ``extracted``/``summary``)."""
-        scores = self.category_scores(text)
-        weights = self.weights(text, scores)
+    def route(self, text: str, scores: np.ndarray | None = None, vector: np.ndarray | None = None) -> dict[str, Any]:
+        """The ``dispatch`` block of an answer (without ``extracted``/``summary``);
+        ``scores`` (``category_scores``) and the dense query ``vector`` when already computed."""
+        scores = self.category_scores(text) if scores is None else scores
+        weights = self.weights(text, scores, vector)
         best = int(np.argmax(weights))
         row = self.rows[best]
         types = self.type_ranking(text, scores, weights)
@@ -353,20 +355,22 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None,
     scores = router.category_scores(text)
     confident = answer["status"] in ("answer", "clarify")
     top_name = answer["candidates"][0]["name"] if answer["candidates"] else None
-    closer = near = None
+    closer = near = query = None  # query: the dense router's own query vector, if computed here
     why = answer.get("why") or {}
     if router.dense is not None and why.get("dense_cosine") is not None and meaning_may_decide(text):
         # the service search's vector, when the vocabulary left the question as it was;
         # catalogue words added to it would pull it toward the items
         if vector is None or why.get("vocabulary"):
-            vector = router.dense.embedder.query([text[:dsc.QUERY_CHARS]])[0]
+            vector = query = router.dense.embedder.query([text[:dsc.QUERY_CHARS]])[0]
+        elif len(text) <= dsc.QUERY_CHARS:
+            query = vector  # the service search embedded this very text
         near = router.dense.best(vector)
         closer = near - why["dense_cosine"]
     intent = intent_of(text, confident, float(scores.max()) if len(scores) else 0.0, top_name if confident else None,
                        closer_to_dispatch=closer, dispatch_cosine=near)
     answer["intent"] = intent
     if intent in ("complaint", "both"):
-        block = router.route(text)
+        block = router.route(text, scores, query)
         block["extracted"] = extract(mask(text))
         block["summary"] = summary(text)
         answer["dispatch"] = block

@@ -67,8 +67,9 @@ class DenseMatcher:
         """The closest prototype's cosine to an e5 query ``vector`` already computed."""
         return float((self.vectors @ vector).max())
 
-    def scores(self, text: str) -> np.ndarray:
-        q = self.embedder.query([text[:QUERY_CHARS]])[0]
+    def scores(self, text: str, vector: np.ndarray | None = None) -> np.ndarray:
+        """``vector``: the e5 query vector of ``text[:QUERY_CHARS]`` when already computed."""
+        q = self.embedder.query([text[:QUERY_CHARS]])[0] if vector is None else vector
         sims = self.vectors @ q
         out = np.full(self.n, -1.0)
         np.maximum.at(out, self.owner, sims)
