@@ -61,7 +61,7 @@ def test_split_names_are_checked_and_the_cli_takes_a_comma_list():
     from wenban.cli import parser
 
     assert parse_splits("dev, b3,dev") == ["dev", "b3"]
-    assert set(SPLITS) == {"dev", "heldout", "b2", "b3", "b4", "b5", "b6", "all"} and SPLITS[-1] == "all"
+    assert set(SPLITS) == {"dev", "heldout", "b2", "b3", "b4", "b5", "b6", "t1", "all"} and SPLITS[-1] == "all"
     with pytest.raises(ValueError, match="b7"):
         parse_splits("dev,b7")
     with pytest.raises(ValueError):
