@@ -35,12 +35,12 @@ def test_sets_are_large_enough_and_hold_a_part_out(catalogue, at_least):
 @pytest.mark.parametrize("catalogue", ["guangan", "guangdong"])
 def test_splits_partition_the_set_by_batch(catalogue):
     rows = load_set(catalogue)
-    parts = {sp: load_set(catalogue, sp) for sp in ("dev", "heldout", "b2", "b3", "b4", "b5", "b6")}
+    parts = {sp: load_set(catalogue, sp) for sp in ("dev", "heldout", "b2", "b3", "b4", "b5", "b6", "t1")}
     assert sorted(r["id"] for p in parts.values() for r in p) == sorted(r["id"] for r in rows)
     assert all(r["split"] == "dev" for r in parts["dev"])
     assert parts["heldout"] and all(r["split"] == "heldout" and not any(f"-{b}-" in r["id"] for b in BATCHES)
                                     for r in parts["heldout"])
-    for batch in ("b2", "b3", "b4", "b5", "b6"):
+    for batch in ("b2", "b3", "b4", "b5", "b6", "t1"):
         assert parts[batch] and all(f"-{batch}-" in r["id"] and r["split"] == "heldout" for r in parts[batch])
         assert any(r["expect"] == "not_found" for r in parts[batch])
     b3_in = [r for r in parts["b3"] if r["expect"] == "answer"]
@@ -55,6 +55,9 @@ def test_splits_partition_the_set_by_batch(catalogue):
     b6_in = [r for r in parts["b6"] if r["expect"] == "answer"]
     assert len(b6_in) >= (100 if catalogue == "guangan" else 70)
     assert len(parts["b6"]) - len(b6_in) >= (10 if catalogue == "guangan" else 8)
+    t1_in = [r for r in parts["t1"] if r["expect"] == "answer"]
+    assert len(t1_in) >= (150 if catalogue == "guangan" else 120)
+    assert len(parts["t1"]) - len(t1_in) >= (15 if catalogue == "guangan" else 12)
 
 
 def test_split_names_are_checked_and_the_cli_takes_a_comma_list():
