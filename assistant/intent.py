@@ -31,6 +31,21 @@ PLAIN_PROBLEM = re.compile(
     r"(不|没|没有)(提前)?通知|燃气味|煤气味|臭气|恶臭|熏天|难闻|强制(?!执行|性|保险|险)|强迫|不赔|拒赔|假药|卖假|假冒|"
     r"没批|不批|批不下来|不给[^，。,]{0,4}(交|办|退|发|开|赔|报)|(报销|退款|退费|赔偿)不了|不能报销|吵|"
     r"不明码标价|缺斤少两|短斤少两|宰客|(?<![特贫])困人|没人修|不修|没人打扫|没人清|一直没|迟迟")
+# Someone else doing wrong: a business, an office, a landlord or a neighbour, then
+# what they do or refuse ("开发商不给办房产证", "公司辞退我不给补偿", "银行乱收手续费").
+# A citizen asking for a service speaks of themself; a complaint names the other party.
+ACTOR = (r"开发商|物业|物管|公司|老板|厂里|厂家|工厂|单位|商家|店家|店主|老板娘|卖家|商场|超市|银行|保险公司|医院|医生|"
+         r"诊所|药店|学校|老师|校长|幼儿园|培训机构|中介|房东|司机|出租车|网约车|快递|外卖|村干部|村委|村支书|"
+         r"居委会|城管|邻居|楼上|楼下|隔壁|对门|有人|商贩|小贩|摊贩|工地|施工队|施工方|包工头|饭店|餐馆|酒店|宾馆|"
+         r"网吧|歌厅|酒吧|养殖场|业委会|燃气公司|自来水公司|供电公司|电信|移动公司|联通")
+WRONG = (r"不给|不退|不让|不还|不赔|不管|不理|不按|不交|不发|不兑现|乱|强行|强制|擅自|私自|随意|随便|拒绝|拒不|拖着|"
+         r"拖欠|欺骗|骗|克扣|扣我|扣了|辞退|开除|威胁|殴打|打人|骂人|违规|违法|偷偷|霸占|占用|天天|每天|整夜|半夜|"
+         r"虚假|收了钱|多收|加收|涨价")
+THIRD_PARTY = re.compile(rf"(?:{ACTOR})[^，。,？?！!；;]{{0,6}}?(?:{WRONG})")
+# … unless the citizen then asks what they may get or do ("公司辞退我了，能领失业金吗"):
+# the other party's wrong is the occasion of a service question.
+SELF_ASK = re.compile(r"(能不能|能否|能|可以|可不可以|怎么|咋个?|如何|哪里|去哪|在哪)[^，。,；;]{0,6}"
+                      r"(领|申请|办|交|缴|补|报销|享受|拿到)")
 # A 诉求 about a service's delay or refusal ("申请低保一直没批下来"): the item's card
 # answers it and the dispatch block rides along (intent "both").
 DELAY = re.compile(r"一直没|迟迟|没批|不批|批不下来|不给[^，。,]{0,4}(办|批)")
@@ -54,7 +69,8 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # 驾照快到期); expired food or medicine stays a complaint.
 DOCUMENT_EXPIRY = re.compile(r"(证|照|卡|签注|执照|牌)[^，。,；;]{0,4}(过期|到期)")
 # So is a damaged one (身份证坏了, 社保卡芯片坏了): a replacement, not a broken street lamp.
-DOCUMENT_DAMAGE = re.compile(r"(证|照|卡|执照|牌|户口本)[^，。,；;]{0,4}坏了")
+# A disabled person's device worn out (假肢用坏了) is likewise a replacement (辅具配置).
+DOCUMENT_DAMAGE = re.compile(r"(证|照|卡|执照|牌|户口本|假肢|轮椅|助听器|辅具|拐杖)[^，。,；;]{0,4}(坏了|损坏|破损|坏掉)")
 
 
 # How much closer (e5 cosine) a question must be to the nearest dispatch-category
@@ -66,14 +82,21 @@ CLOSER_BY = 0.02
 NEAR_DISPATCH = 0.90
 # Asking about the weather is near 排水与内涝 in meaning, but it is no problem to report.
 WEATHER = re.compile(r"天气|下雨|下雪|气温|多少度|冷不冷|热不热|天晴|晴天|预报")
+# Asking for a fact (a price, a time, a place, how to buy or return something) states no
+# problem: "快递寄到重庆要多少钱", "地铁末班车几点" are out of scope, not 诉求, unless
+# a complaint cue says otherwise. Not 附近 or 哪有 alone: "附近工地…", "哪有这样收费的" complain.
+INFO_ASK = re.compile(r"多少钱|几多钱|几点|几时开|哪里有|附近(哪里|哪儿|有没有)|怎么走|怎么坐|营业时间|开门时间|门票|"
+                      r"电话(是)?多少|(怎么|如何|怎样)(退货|退款|买|订|寄|预订|购买|充值)")
 
 
 def complaint_cues(text: str) -> list[str]:
     cues = {m.group(0) for m in COMPLAINT.finditer(text)} | {m.group(0) for m in PLAIN_PROBLEM.finditer(text)}
+    if not SELF_ASK.search(text):
+        cues |= {m.group(0) for m in THIRD_PARTY.finditer(text)}
     if DOCUMENT_EXPIRY.search(text):
         cues.discard("过期")
     if DOCUMENT_DAMAGE.search(text):
-        cues.discard("坏了")
+        cues -= {"坏了", "损坏", "破损", "坏掉"}
     return sorted(cues)
 
 
@@ -82,7 +105,8 @@ def meaning_may_decide(text: str) -> bool:
     complaint: not when it asks how to apply, has a service cue and no complaint cue
     ("我想申请低保"), or is about a document to renew or the weather."""
     return (bool(complaint_cues(text) or not service_cues(text)) and not ASKS_HOW.search(text)
-            and not WEATHER.search(text) and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text))
+            and not WEATHER.search(text) and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text)
+            and not (INFO_ASK.search(text) and not complaint_cues(text)))
 
 
 def service_cues(text: str) -> list[str]:
@@ -120,10 +144,12 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
         return "both" if service_confident and (handles_complaints or DELAY.search(text)) else "complaint"
     if c and service_confident and (handles_complaints or DELAY.search(text)):
         return "both"
+    if THIRD_PARTY.search(text) and not ASKS_HOW.search(text) and not SELF_ASK.search(text):
+        return "complaint"  # another party's wrong, even in a service's words ("开发商不给办房产证")
     if c and (not s or not service_confident):
         return "complaint"
     if service_confident:
         return "service"
-    if dispatch_similarity >= min_similarity or (c and dispatch_similarity > 0):
+    if (dispatch_similarity >= min_similarity and not INFO_ASK.search(text)) or (c and dispatch_similarity > 0):
         return "complaint"
     return "out_of_scope"

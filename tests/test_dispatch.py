@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from assistant.dispatch import Router, attach
-from assistant.intent import intent_of
+from assistant.intent import intent_of, meaning_may_decide
 from assistant.workorder import extract
 from store import dispatch as ds
 from store.db import CatalogueData, import_catalogue, open_db
@@ -226,6 +226,28 @@ def test_plain_problem_words_leave_service_questions_alone():
     assert intent_of("居住证申请了半个月还没通知，查进度", True, 0.3) == "service"
     # a complaint of a service's delay keeps the service card and carries the dispatch block
     assert intent_of("申请低保一直没批下来", True, 0.3, "最低生活保障审批") == "both"
+
+
+@pytest.mark.parametrize("text", ["开发商不给办房产证", "公司辞退我不给补偿", "银行乱收手续费", "培训机构收了钱跑了不退费",
+                                  "楼上邻居天天往下扔垃圾"])
+def test_another_partys_wrong_is_a_complaint_even_in_a_services_words(text):
+    # "both" (the service card with the dispatch block) where it is a service refused: 不给办
+    assert intent_of(text, True, 0.3) in ("complaint", "both")
+    assert intent_of(text, False, 0.3) == "complaint"
+
+
+def test_another_partys_wrong_as_the_occasion_of_a_service_stays_a_service():
+    assert intent_of("公司辞退我了，能领失业金吗", True, 0.3) == "service"
+    assert intent_of("单位不交社保，我个人怎么办理参保", True, 0.3) == "service"
+    assert intent_of("公司注销怎么办理", True, 0.3) == "service"  # a business, but no wrong
+
+
+def test_asking_for_a_fact_is_no_complaint():
+    assert intent_of("快递寄到重庆要多少钱", False, 0.25) == "out_of_scope"
+    assert intent_of("地铁末班车几点", False, 0.25) == "out_of_scope"
+    assert not meaning_may_decide("淘宝买的东西怎么退货")
+    assert meaning_may_decide("附近工地晚上还在打桩")  # a place, not a question
+    assert intent_of("假肢用坏了要更换", True, 0.3) == "service"  # a device to replace (辅具配置)
 
 
 def test_place_and_time_are_extracted_and_numbers_never_are():
