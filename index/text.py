@@ -61,6 +61,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "change": ("变更", "更正", "改建", "扩建"),
     "query": ("查询", "进度"),
     "consult": ("咨询", "指引"),
+    # moving a record between places: in and out are different items (残疾人证迁入 / 迁出)
+    "move_in": ("迁入", "转入", "调入"),
+    "move_out": ("迁出", "转出", "调出"),
+    "unlock": ("解挂", "解冻"),
 }
 
 # Who an item is for, when its name says so, against who the question speaks as.

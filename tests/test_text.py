@@ -57,6 +57,9 @@ def test_actions_and_roles():
     assert roles("参保单位参保信息查询") == {"organisation"} and roles("公证员执业许可") == {"professional"}
     assert roles("参保人员参保信息查询") == set()
     assert claimed_roles("我们单位要查参保信息") == {"organisation"} and claimed_roles("我想查医保") == set()
+    # moving in and moving out are two different items of one family
+    assert actions("残疾人证迁入") == {"move_in"} and actions("残疾人证迁出") == {"move_out"}
+    assert actions("社会保障卡解挂") == {"unlock"} and actions("户口迁移") == set()
 
 
 def test_a_two_character_verb_and_object_may_be_split():
