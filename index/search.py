@@ -58,6 +58,8 @@ class FusionParams:
     exact_boost: float = 0.02  # ~ a first place in one more list
     action: float = 0.002  # an item doing what the question asks (补办, 注销 …) up, another action down
     depth: int = 50        # how deep each list is read
+    exact_shared: bool = True  # an alias found in the question names every candidate whose name holds it
+                               # (tuning dev+b3+t1: hit@1 +10 questions, none lost)
     library: float = 0.05  # the item of the nearest curated question (library), when near enough
     library_cosine: float = 0.95  # … near enough: cosine of the two (expanded) questions
     role: float = 0.002    # an item for an organisation / a licensed professional down, unless
@@ -337,12 +339,24 @@ class Retriever:
                     c.library = near["question"]
                     c.fused += p.library
         if mode == "hybrid":
-            for name, d in self.exact_names(question):
+            found = self.exact_names(question)
+            for name, d in found:
                 for i in self._members(self._exact_groups[d], chain, level):
                     c = cand(i)
                     if not c.exact:
                         c.exact = name
                         c.fused += p.exact_boost
+            if p.exact_shared:
+                # an alias (残疾人证) names the whole family whose names hold it, not the one
+                # item it was written for; an item's full name (法律援助) names that item only
+                full = {self.items[i]["name"] for _, d in found for g in self._exact_groups[d].values() for i in g}
+                for name, _ in found:
+                    if name in full:
+                        continue
+                    for c in fused.values():
+                        if not c.exact and name in c.name:
+                            c.exact = name
+                            c.fused += p.exact_boost
             # A question that names no action wants the item itself, not its
             # 补办/注销/变更 variants; one that does wants those. Tuned on dev.
             wanted = asked_actions(question, matches)

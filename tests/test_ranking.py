@@ -56,3 +56,22 @@ def test_a_measure_word_does_not_hide_a_vocabulary_word(assistant):
     res = r.search("想在小区门口摆个早餐摊，能申请吗")
     assert "摆摊" in [w for w, _ in res.vocabulary]
     assert rank_of(r, "想在小区门口摆个早餐摊，能申请吗", "临时便民服务摊点") < 3
+
+
+@pytest.mark.parametrize("question, wanted", [("残疾人证从外省迁入广东", "残疾人证》迁入"),
+                                              ("残疾人证到期换领", "残疾人证》换领")])
+def test_an_alias_names_the_whole_family_so_the_asked_member_can_win(guangdong, question, wanted):
+    # "残疾人证" is an alias of the 新办证申请 item only; it names 迁入 and 换领 as much
+    original = guangdong.params
+    try:
+        guangdong.params = replace(original, exact_shared=False)
+        off = rank_of(guangdong, question, wanted)
+    finally:
+        guangdong.params = original
+    assert off > 0 and rank_of(guangdong, question, wanted) == 0
+
+
+def test_a_full_item_name_names_that_item_only(guangdong):
+    # 法律援助 is an item's whole name: 法律援助律师执业许可 gets no share of it
+    c = guangdong.search("请不起律师能申请法律援助吗").candidates
+    assert c[0].name == "法律援助" and all(x.exact != "法律援助" for x in c if x.name != "法律援助")
