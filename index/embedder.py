@@ -82,6 +82,7 @@ class Embedder:
     def __init__(self, settings: Settings, log=print):
         import torch
         from sentence_transformers import SentenceTransformer
+        from threadpoolctl import threadpool_limits
 
         from .backends import BACKENDS
 
@@ -89,6 +90,10 @@ class Embedder:
             raise ValueError(f"WENBAN_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, "
                              f"not {settings.embed_backend!r}")
         torch.set_num_threads(settings.threads)
+        # numpy's OpenBLAS would run the dispatch-category and vector products (1,582 × 384)
+        # on threads that then spin and take the cores from the next question's embedding
+        # (p50 per question 16 → 30 ms, bench/): those products are one thread's work.
+        threadpool_limits(limits=1, user_api="blas")
         self.path = ensure_model(settings, log=log)
         self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         self._model_lock = threading.Lock()
