@@ -34,3 +34,10 @@ def test_onnx_queries_from_several_threads_match_one_thread(settings):
     with ThreadPoolExecutor(4) as pool:
         many = list(pool.map(lambda t: onnx.query([t]), TEXTS * 4))
     assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(one, many))
+
+
+def test_blas_runs_on_one_thread_once_the_embedder_is_loaded(embedder):
+    # two spinning OpenBLAS threads beside the question encoder halved its speed (README, Speed)
+    from threadpoolctl import threadpool_info
+    blas = [x for x in threadpool_info() if x["user_api"] == "blas"]
+    assert blas and all(x["num_threads"] == 1 for x in blas)
