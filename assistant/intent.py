@@ -104,9 +104,10 @@ def meaning_may_decide(text: str) -> bool:
     """Whether the closeness in meaning (``closer_to_dispatch``) may make ``text`` a
     complaint: not when it asks how to apply, has a service cue and no complaint cue
     ("我想申请低保"), or is about a document to renew or the weather."""
-    return (bool(complaint_cues(text) or not service_cues(text)) and not ASKS_HOW.search(text)
+    cues = complaint_cues(text)
+    return (bool(cues or not service_cues(text)) and not ASKS_HOW.search(text)
             and not WEATHER.search(text) and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text)
-            and not (INFO_ASK.search(text) and not complaint_cues(text)))
+            and not (INFO_ASK.search(text) and not cues))
 
 
 def service_cues(text: str) -> list[str]:
