@@ -30,10 +30,10 @@ import numpy as np
 from index.search import CALIBRATION_PATH, FEATURES, Calibration
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
-SPLITS = ("dev", "heldout", "b2", "b3", "b4", "b5", "b6", "t1", "all")
+SPLITS = ("dev", "heldout", "b2", "b3", "b4", "b5", "b6", "t1", "t2", "all")
 # batches written later, each before a round of changes: held out, except b3 (a tuning
-# split from the third session on) and t1 (written as a tuning split, README *Evaluation*)
-BATCHES = ("b2", "b3", "b4", "b5", "b6", "t1")
+# split from the third session on), t1 and t2 (written as tuning splits, README *Evaluation*)
+BATCHES = ("b2", "b3", "b4", "b5", "b6", "t1", "t2")
 MODES = ("bm25", "dense", "hybrid")
 
 
