@@ -1,10 +1,13 @@
 """Scoring 诉求 routing on everyday messages written for the purpose: short
 complaints and requests as citizens say them, each with the department type(s)
-that lead the matter and, where one fits, the first-level class. Three sets
+that lead the matter and, where one fits, the first-level class. Four sets
 (``SETS``): ``heldout`` (``eval/sets/messages.jsonl``, written by an outside-tester
 session that never saw the dispatch catalogue; aggregate figures only), ``b6``
 (``eval/sets/messages-b6.jsonl``, a second such batch written the same way, also
-held out) and ``dev``
+held out), ``b7`` (``eval/sets/messages-b7.jsonl``, a third batch, held out, written
+by an outside-tester session from general knowledge without seeing the dispatch
+catalogue or the other message sets; about a quarter are complaints phrased with a
+service word, a fifth requests for help) and ``dev``
 (``eval/sets/dispatch-everyday-dev.jsonl``, rows ``{text, type}``, written from
 general knowledge to choose methods on). Unlike the tipdm2020c board messages these are checked
 against each bundled catalogue's own departments:
@@ -19,7 +22,7 @@ against each bundled catalogue's own departments:
 * ``to_command_centre``: the share sent to the command centre;
 * ``level1``: the first-level class, where the row gives one.
 
-    wenban dispatch messages -c guangan -c guangdong [--set dev|b6] [--failures]
+    wenban dispatch messages -c guangan -c guangdong [--set dev|b6|b7] [--failures]
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from wenban.config import REPO_ROOT
 
 MESSAGES = REPO_ROOT / "eval" / "sets" / "messages.jsonl"
 SETS = {"heldout": MESSAGES, "dev": REPO_ROOT / "eval" / "sets" / "dispatch-everyday-dev.jsonl",
-        "b6": REPO_ROOT / "eval" / "sets" / "messages-b6.jsonl"}
+        "b6": REPO_ROOT / "eval" / "sets" / "messages-b6.jsonl",
+        "b7": REPO_ROOT / "eval" / "sets" / "messages-b7.jsonl"}
 
 
 def load_messages(path: Path = MESSAGES) -> list[dict[str, Any]]:
