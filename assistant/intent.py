@@ -45,10 +45,21 @@ THIRD_PARTY = re.compile(rf"(?:{ACTOR})[^，。,？?！!；;]{{0,6}}?(?:{WRONG})
 # … unless the citizen then asks what they may get or do ("公司辞退我了，能领失业金吗"):
 # the other party's wrong is the occasion of a service question.
 SELF_ASK = re.compile(r"(能不能|能否|能|可以|可不可以|怎么|咋个?|如何|哪里|去哪|在哪)[^，。,；;]{0,6}"
-                      r"(领|申请|办|交|缴|补|报销|享受|拿到)")
-# A 诉求 about a service's delay or refusal ("申请低保一直没批下来"): the item's card
-# answers it and the dispatch block rides along (intent "both").
-DELAY = re.compile(r"一直没|迟迟|没批|不批|批不下来|不给[^，。,]{0,4}(办|批)")
+                      r"(领|申请|办|交|缴|补|报销|享受|拿到|开|换|查)")
+# A 诉求 about how a service is handled: a delay, a runaround, a refusal, money short,
+# a window's manner, a booking system with no slot, a demand the rules do not make
+# ("申请低保一直没批下来", "失业金三个月还没发下来", "窗口推来推去", "每次要的材料都不一样").
+# The item's card answers it, the dispatch block rides along (intent "both"), and the
+# item's own department answers for its handling (``dispatch.attach``).
+GRIEVANCE = re.compile(
+    r"一直没|一直不|迟迟|没批|不批|批不下来|不给[^，。,]{0,4}(办|批|开|受理|盖章|出具)|"
+    r"还没(有)?(办好|办下来|下来|发|到账|到|拿到|批|通过|结果|回复|消息|动静|落实|兑现|安装|通[水电气网])|"
+    r"到现在(都|还)?(没|不)|拖了|拖着|拖得|太慢|轮不到|"
+    r"推来推去|踢皮球|互相推|推给|是对方的|(跑|去)了?[^，。,]{0,3}(好几|[三四五六七八九十几多])(趟|次)|来回跑|"
+    r"被(拒|驳回|退回|卡)|卡着|不予?受理|拒收|合理吗|合规吗|正规(收费)?吗|太苛刻|刁难|另外收|额外收|"
+    r"都不一样|不一次(性)?说清|态度(差|恶劣|不好|很差|生硬)|没人接|打不通|占线|没人管|没人理|没人解释|说不清楚|"
+    r"(没|不)说原因|少发|漏发|停发|没发|一分钱(都)?没|不到账|没到账|(约|登|抢|挂)不上|系统(有)?问题|"
+    r"系统(关闭|故障|崩)|用不了|刷不了|不能(直接)?结算")
 # Asking how to get something done at a window.
 SERVICE = re.compile(
     r"办理|怎么办|咋办|如何办|申请|申领|材料|手续|证件|证明|登记|领取|补办|换领|注册|备案|审批|许可|开具|"
@@ -90,13 +101,13 @@ INFO_ASK = re.compile(r"多少钱|几多钱|几点|几时开|哪里有|附近(�
 
 
 def complaint_cues(text: str) -> list[str]:
-    cues = {m.group(0) for m in COMPLAINT.finditer(text)} | {m.group(0) for m in PLAIN_PROBLEM.finditer(text)}
+    cues = {m.group(0) for pattern in (COMPLAINT, PLAIN_PROBLEM, GRIEVANCE) for m in pattern.finditer(text)}
     if not SELF_ASK.search(text):
         cues |= {m.group(0) for m in THIRD_PARTY.finditer(text)}
     if DOCUMENT_EXPIRY.search(text):
         cues.discard("过期")
     if DOCUMENT_DAMAGE.search(text):
-        cues -= {"坏了", "损坏", "破损", "坏掉"}
+        cues -= {"坏了", "损坏", "破损", "坏掉", "用不了", "刷不了"}
     return sorted(cues)
 
 
@@ -108,6 +119,13 @@ def meaning_may_decide(text: str) -> bool:
     return (bool(cues or not service_cues(text)) and not ASKS_HOW.search(text)
             and not WEATHER.search(text) and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text)
             and not (INFO_ASK.search(text) and not cues))
+
+
+def grieves(text: str) -> bool:
+    """Whether ``text`` complains of how a service is handled (``GRIEVANCE``) rather than
+    asking for it in its situation ("身份证还没办下来，能开个临时证明吗", "居住证还没消息，在哪查")."""
+    return (bool(GRIEVANCE.search(text)) and not ASKS_HOW.search(text) and not SELF_ASK.search(text)
+            and not DOCUMENT_DAMAGE.search(text))
 
 
 def service_cues(text: str) -> list[str]:
@@ -137,13 +155,14 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
     if len(_CJK.findall(text)) > LONG_MESSAGE and not ASKS_HOW.search(text):
         # a long account of a situation with no ask for how to apply is a 诉求, whatever
         # the service search found in it (it was calibrated on short questions)
-        return "complaint" if not (service_confident and service_item_name and
-                                   re.search(r"投诉|举报", service_item_name)) else "both"
+        # … unless it complains of how a confidently found item is handled
+        return "both" if service_confident and service_item_name and (
+            re.search(r"投诉|举报", service_item_name) or grieves(text)) else "complaint"
     handles_complaints = bool(service_item_name and re.search(r"投诉|举报|维权|纠纷|调解|仲裁|裁决", service_item_name))
     if (closer_to_dispatch is not None and closer_to_dispatch >= closer_by and (dispatch_cosine or 0) >= near_dispatch
             and meaning_may_decide(text)):
-        return "both" if service_confident and (handles_complaints or DELAY.search(text)) else "complaint"
-    if c and service_confident and (handles_complaints or DELAY.search(text)):
+        return "both" if service_confident and (handles_complaints or grieves(text)) else "complaint"
+    if c and service_confident and (handles_complaints or grieves(text)):
         return "both"
     if THIRD_PARTY.search(text) and not ASKS_HOW.search(text) and not SELF_ASK.search(text):
         return "complaint"  # another party's wrong, even in a service's words ("开发商不给办房产证")

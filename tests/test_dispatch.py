@@ -9,8 +9,8 @@ import sqlite3
 import openpyxl
 import pytest
 
-from assistant.dispatch import Router, attach
-from assistant.intent import intent_of, meaning_may_decide
+from assistant.dispatch import Router, attach, handled_by
+from assistant.intent import grieves, intent_of, meaning_may_decide
 from assistant.workorder import extract
 from store import dispatch as ds
 from store.db import CatalogueData, import_catalogue, open_db
@@ -71,12 +71,12 @@ def test_default_phrasings_are_many_short_and_state_a_problem():
     """Each category is matched by its closest phrasing, so each needs many, and a
     phrasing that only asks for a service ("补缴社保") would pull service questions
     into 诉求: every one with a service cue must also state a problem or a delay."""
-    from assistant.intent import DELAY, complaint_cues, service_cues
+    from assistant.intent import GRIEVANCE, complaint_cues, service_cues
     rows = ds.default_categories()
     assert all(len(r["phrasings"]) >= 8 for r in rows), [r["l3"] for r in rows if len(r["phrasings"]) < 8]
     phrasings = [p for r in rows for p in r["phrasings"]]
     assert all(2 <= len(p) <= 20 for p in phrasings), [p for p in phrasings if not 2 <= len(p) <= 20]
-    asks = [p for p in phrasings if service_cues(p) and not (complaint_cues(p) or DELAY.search(p))]
+    asks = [p for p in phrasings if service_cues(p) and not (complaint_cues(p) or GRIEVANCE.search(p))]
     assert not asks, asks
 
 
@@ -254,6 +254,45 @@ def test_plain_problem_words_leave_service_questions_alone():
     assert intent_of("居住证申请了半个月还没通知，查进度", True, 0.3) == "service"
     # a complaint of a service's delay keeps the service card and carries the dispatch block
     assert intent_of("申请低保一直没批下来", True, 0.3, "最低生活保障审批") == "both"
+
+
+@pytest.mark.parametrize("text", ["养老金申请交了两个月还没到账", "办营业执照两个窗口推来推去", "办残疾证跑了五趟每次都说缺材料",
+                                  "婚姻登记网上预约总是约不上", "高龄津贴今年少发了三个月", "窗口工作人员态度恶劣"])
+def test_a_grievance_about_a_service_keeps_its_card_and_carries_a_dispatch(text):
+    assert grieves(text)
+    assert intent_of(text, True, 0.3, "某某事项") == "both"
+    assert intent_of(text, False, 0.3) == "complaint"
+
+
+@pytest.mark.parametrize("text", ["身份证还没办下来，能开个临时证明吗", "社保卡坏了刷不了，换一张新的",
+                                  "居住证还没消息，在哪里查进度", "低保怎么申请"])
+def test_a_service_asked_for_in_its_situation_is_no_grievance(text):
+    assert not grieves(text)
+
+
+def test_a_grievance_the_categories_cannot_place_goes_to_the_items_department():
+    item = {"name": "失业保险金申领", "department": "区人力资源和社会保障局", "department_full": "某区人力资源和社会保障局"}
+    router = Router.__new__(Router)
+    router.full = {}
+    centre = {"department": "12345", "type": ds.COMMAND_CENTRE_TYPE}
+
+    def block(to_centre):
+        return {"lead": centre if to_centre else {"department": "区医保局", "type": "医保"}, "to_command_centre": to_centre,
+                "support": [{"department": "区人力资源和社会保障局", "type": "人社"}], "why": ["把握不足，由指挥中心分拨"],
+                "types": [{"type": "医保", "score": 0.4}, {"type": "人社", "score": 0.3}]}
+
+    unsure = block(True)
+    handled_by(unsure, router, {"item": item, "candidates": [item]})
+    assert unsure["lead"] == {"department": "区人力资源和社会保障局", "department_full": "某区人力资源和社会保障局", "type": "人社"}
+    assert not unsure["to_command_centre"] and unsure["types"][0]["type"] == "人社" and unsure["support"] == []
+    assert "失业保险金申领" in unsure["why"][-1] and not any("指挥中心" in w for w in unsure["why"])
+    sure = block(False)  # the categories placed it: their lead stays
+    handled_by(sure, router, {"item": item, "candidates": [item]})
+    assert sure["lead"]["department"] == "区医保局"
+    unknown = block(True)  # a department of no known type: the centre routes it
+    other = dict(item, department="区某某中心")
+    handled_by(unknown, router, {"item": other, "candidates": [other]})
+    assert unknown["to_command_centre"] and unknown["lead"] == centre
 
 
 @pytest.mark.parametrize("text", ["开发商不给办房产证", "公司辞退我不给补偿", "银行乱收手续费", "培训机构收了钱跑了不退费",
