@@ -30,14 +30,21 @@ PLAIN_PROBLEM = re.compile(
     r"经常坏|又坏|坏掉|损坏|破损|(快递|包裹|井盖|行李)[^，。,]{0,3}丢|很危险|太危险|停水|停电|停气|断水|断电|"
     r"(不|没|没有)(提前)?通知|燃气味|煤气味|臭气|恶臭|熏天|难闻|强制(?!执行|性|保险|险)|强迫|不赔|拒赔|假药|卖假|假冒|"
     r"没批|不批|批不下来|不给[^，。,]{0,4}(交|办|退|发|开|赔|报)|(报销|退款|退费|赔偿)不了|不能报销|吵|"
-    r"不明码标价|缺斤少两|短斤少两|宰客|(?<![特贫])困人|没人修|不修|没人打扫|没人清|一直没|迟迟")
+    r"不明码标价|缺斤少两|短斤少两|宰客|(?<![特贫])困人|没人修|不修|没人打扫|没人清|一直没|迟迟|"
+    r"大坑|坑坑洼洼|坑洼|塌陷|(没有|无)资质|无证(经营|行医|营运)|非法(行医|经营|集资|营运|采)|被咬|咬伤|划伤|"
+    r"臭得|臭死|浑浊|发黄|提不出|取不出|被套|(推销|骚扰)(电话|短信)|不承认|虐待|让(小孩|未成年)")
+# Asking the government to do something: a request for help or a suggestion
+# ("请派人来修一下", "希望社区能办个老年食堂", "能不能多开几个窗口"). Not 请问.
+REQUEST = re.compile(r"请(求)?(帮忙|帮我们|帮助|给我们|在|派人|安排|尽快|协调|相关部门|有关部门|政府|领导)|请求(?!权)|"
+                     r"希望[^，。,]{0,10}(能|可以)?(办个|建|加|装|设|修|开|增)|能不能(多|加|增|给我们|帮我们|帮忙|安排)")
 # Someone else doing wrong: a business, an office, a landlord or a neighbour, then
 # what they do or refuse ("开发商不给办房产证", "公司辞退我不给补偿", "银行乱收手续费").
 # A citizen asking for a service speaks of themself; a complaint names the other party.
 ACTOR = (r"开发商|物业|物管|公司|老板|厂里|厂家|工厂|单位|商家|店家|店主|老板娘|卖家|商场|超市|银行|保险公司|医院|医生|"
          r"诊所|药店|学校|老师|校长|幼儿园|培训机构|中介|房东|司机|出租车|网约车|快递|外卖|村干部|村委|村支书|"
          r"居委会|城管|邻居|楼上|楼下|隔壁|对门|有人|商贩|小贩|摊贩|工地|施工队|施工方|包工头|饭店|餐馆|酒店|宾馆|"
-         r"网吧|歌厅|酒吧|养殖场|业委会|燃气公司|自来水公司|供电公司|电信|移动公司|联通")
+         r"网吧|歌厅|酒吧|养殖场|业委会|燃气公司|自来水公司|供电公司|电信|移动公司|联通|平台|护工|养老院|驿站|物流|"
+         r"4S店|景区|停车场")
 WRONG = (r"不给|不退|不让|不还|不赔|不管|不理|不按|不交|不发|不兑现|乱|强行|强制|擅自|私自|随意|随便|拒绝|拒不|拖着|"
          r"拖欠|欺骗|骗|克扣|扣我|扣了|辞退|开除|威胁|殴打|打人|骂人|违规|违法|偷偷|霸占|占用|天天|每天|整夜|半夜|"
          r"虚假|收了钱|多收|加收|涨价")
@@ -59,7 +66,9 @@ GRIEVANCE = re.compile(
     r"被(拒|驳回|退回|卡)|卡着|不予?受理|拒收|合理吗|合规吗|正规(收费)?吗|太苛刻|刁难|另外收|额外收|"
     r"都不一样|不一次(性)?说清|态度(差|恶劣|不好|很差|生硬)|没人接|打不通|占线|没人管|没人理|没人解释|说不清楚|"
     r"(没|不)说原因|少发|漏发|停发|没发|一分钱(都)?没|不到账|没到账|(约|登|抢|挂)不上|系统(有)?问题|"
-    r"系统(关闭|故障|崩)|用不了|刷不了|不能(直接)?结算")
+    r"系统(关闭|故障|崩)|用不了|刷不了|不能(直接)?结算|"
+    r"[一两三四五六七八九十几半多\d]+个?多?(天|周|星期|月|年)了?([^，。,]{0,4}(还|都|也|仍)|)(没|未)|"
+    r"没结果|没(有)?下来|还说不行|拿不到|等到什么时候|还在审|开不出|还是不让|说没到|一个电话都没")
 # Asking how to get something done at a window.
 SERVICE = re.compile(
     r"办理|怎么办|咋办|如何办|申请|申领|材料|手续|证件|证明|登记|领取|补办|换领|注册|备案|审批|许可|开具|"
@@ -101,9 +110,11 @@ INFO_ASK = re.compile(r"多少钱|几多钱|几点|几时开|哪里有|附近(�
 
 
 def complaint_cues(text: str) -> list[str]:
-    cues = {m.group(0) for pattern in (COMPLAINT, PLAIN_PROBLEM, GRIEVANCE) for m in pattern.finditer(text)}
+    cues = {m.group(0) for pattern in (COMPLAINT, PLAIN_PROBLEM, REQUEST) for m in pattern.finditer(text)}
     if not SELF_ASK.search(text):
         cues |= {m.group(0) for m in THIRD_PARTY.finditer(text)}
+    if grieves(text):  # "居住证办了一个月还没好，能查进度吗" asks for the service
+        cues |= {m.group(0) for m in GRIEVANCE.finditer(text)}
     if DOCUMENT_EXPIRY.search(text):
         cues.discard("过期")
     if DOCUMENT_DAMAGE.search(text):
@@ -121,11 +132,15 @@ def meaning_may_decide(text: str) -> bool:
             and not (INFO_ASK.search(text) and not cues))
 
 
+# Asking to check progress is a service of its own (…进度查询 items), however long the wait.
+PROGRESS_ASK = re.compile(r"查(一下|询|查)?[^，。,；;]{0,8}进度|进度(查询|怎么查|在哪查)|办到哪")
+
+
 def grieves(text: str) -> bool:
     """Whether ``text`` complains of how a service is handled (``GRIEVANCE``) rather than
     asking for it in its situation ("身份证还没办下来，能开个临时证明吗", "居住证还没消息，在哪查")."""
     return (bool(GRIEVANCE.search(text)) and not ASKS_HOW.search(text) and not SELF_ASK.search(text)
-            and not DOCUMENT_DAMAGE.search(text))
+            and not PROGRESS_ASK.search(text) and not DOCUMENT_DAMAGE.search(text))
 
 
 def service_cues(text: str) -> list[str]:

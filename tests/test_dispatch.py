@@ -295,6 +295,21 @@ def test_a_grievance_the_categories_cannot_place_goes_to_the_items_department():
     assert unknown["to_command_centre"] and unknown["lead"] == centre
 
 
+@pytest.mark.parametrize("text", ["请求在路口装个红绿灯", "希望街道能建个公共厕所", "能不能多开几个办事窗口",
+                                  "请派人来清理一下河道", "路中间有个大坑", "网吧让未成年人进去上网"])
+def test_a_request_or_a_plain_hazard_is_a_诉求(text):
+    from assistant.intent import complaint_cues
+    assert complaint_cues(text)
+    assert intent_of(text, False, 0.3) == "complaint"
+
+
+@pytest.mark.parametrize("text", ["请问身份证怎么办理", "下岗好几年找不到工作能享受困难人员政策吗",
+                                  "居住证办了一个月还没好，能查进度吗", "我想申请三年的居住证"])
+def test_asking_for_a_service_is_no_request_or_grievance(text):
+    from assistant.intent import complaint_cues
+    assert not complaint_cues(text)
+
+
 @pytest.mark.parametrize("text", ["开发商不给办房产证", "公司辞退我不给补偿", "银行乱收手续费", "培训机构收了钱跑了不退费",
                                   "楼上邻居天天往下扔垃圾"])
 def test_another_partys_wrong_is_a_complaint_even_in_a_services_words(text):
