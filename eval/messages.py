@@ -115,3 +115,54 @@ def evaluate_messages(assistant, catalogue: str, path: Path = MESSAGES) -> dict[
     have = set(ds.departments_by_type(assistant.db, catalogue))
     ms_p50 = round(sorted(took)[len(took) // 2], 1) if took else 0.0
     return {"catalogue": catalogue, **score_messages(rows, answers, have), "ms_p50": ms_p50}
+
+
+def fit_threshold(assistant, catalogues: list[str], paths: list[Path], width: float = 0.10,
+                  least: float = 0.5, grid: tuple[float, ...] = (0.60, 0.55, 0.50, 0.45, 0.40, 0.35, 0.30, 0.25, 0.20),
+                  ) -> tuple[float, list[dict[str, Any]]]:
+    """The dispatch confidence under which a lead goes to the command centre, fitted on
+    everyday messages labelled with who leads by duty (tuning sets only: t2, dev):
+    the lowest threshold on ``grid`` such that, going down from the top, every band of
+    leads with confidence in [t, t + ``width``) (the first: [t, 1]) is right at least
+    ``least`` of the time.
+    A lead is sent to a department when it is more likely right than wrong; the
+    command centre routes the rest. Leads are the categories' own (``Router.route``
+    with no threshold), on the messages the assistant routes as 诉求.
+
+        t, bands = fit_threshold(assistant, ["guangan", "guangdong"], [SETS["t2"], SETS["dev"]])
+
+    Returns the threshold and the bands as measured (``{"from", "right", "n"}``)."""
+    from assistant.dispatch import Router
+
+    pairs: list[tuple[float, bool]] = []
+    with unlogged(assistant):
+        for cat in catalogues:
+            router = Router(assistant.db, cat, threshold=0.0, embedder=assistant.embedder)
+            for path in paths:
+                for r in load_messages(path):
+                    if not assistant.ask(r["message"], cat).get("dispatch"):
+                        continue
+                    d = router.route(r["message"])
+                    if d["suggested_lead"]:
+                        pairs.append((d["confidence"], d["suggested_lead"]["type"] in r["types"]))
+    return choose_threshold(pairs, width, least, grid)
+
+
+def choose_threshold(pairs: list[tuple[float, bool]], width: float = 0.10, least: float = 0.5,
+                     grid: tuple[float, ...] = (0.60, 0.55, 0.50, 0.45, 0.40, 0.35, 0.30, 0.25, 0.20),
+                     ) -> tuple[float, list[dict[str, Any]]]:
+    """``fit_threshold``'s rule on (confidence, lead right) pairs.
+
+        >>> choose_threshold([(0.9, True), (0.5, True), (0.45, False), (0.44, False), (0.41, True)])[0]
+        0.45
+    """
+    bands, chosen = [], grid[0]
+    for t in grid:
+        top = 1.01 if t == grid[0] else t + width  # the top band is open above
+        band = [ok for c, ok in pairs if t <= c < top]
+        right = sum(band) / len(band) if band else 1.0
+        bands.append({"from": t, "right": round(right, 3), "n": len(band)})
+        if right < least:
+            break
+        chosen = t
+    return chosen, bands

@@ -57,3 +57,15 @@ def test_both_sets_load_and_name_known_types(name):
     assert len(rows) >= 40
     assert {t for r in rows for t in r["types"]} <= set(ds.department_types())
     assert all(r["message"] for r in rows)
+
+
+def test_the_threshold_is_the_lowest_whose_bands_above_are_right_half_the_time():
+    from eval.messages import choose_threshold
+
+    pairs = [(0.9, True), (0.5, True), (0.45, False), (0.44, False), (0.41, True), (0.3, False)]
+    threshold, bands = choose_threshold(pairs)
+    assert threshold == 0.45  # the band 0.40–0.50 is right 1 time in 3: it stops there
+    assert bands[-1] == {"from": 0.40, "right": 0.333, "n": 3}
+    assert choose_threshold([(0.9, True), (0.3, True), (0.21, True)])[0] == 0.20  # right all the way down
+    assert choose_threshold([(0.95, False), (0.3, True)])[0] == 0.60  # the top band wrong: the highest threshold
+    assert choose_threshold(pairs, least=0.3)[0] < 0.45
