@@ -36,6 +36,7 @@ PLAIN_PROBLEM = re.compile(
 # Asking the government to do something: a request for help or a suggestion
 # ("请派人来修一下", "希望社区能办个老年食堂", "能不能多开几个窗口"). Not 请问.
 REQUEST = re.compile(r"请(求)?(帮忙|帮我们|帮助|给我们|在|派人|安排|尽快|协调|相关部门|有关部门|政府|领导)|请求(?!权)|"
+                     r"能否(在|多|加|增|给我们|安排)|"
                      r"希望[^，。,]{0,10}(能|可以)?(办个|建|加|装|设|修|开|增)|能不能(多|加|增|给我们|帮我们|帮忙|安排)")
 # Someone else doing wrong: a business, an office, a landlord or a neighbour, then
 # what they do or refuse ("开发商不给办房产证", "公司辞退我不给补偿", "银行乱收手续费").
@@ -105,7 +106,12 @@ WEATHER = re.compile(r"天气|下雨|下雪|气温|多少度|冷不冷|热不热
 # Asking for a fact (a price, a time, a place, how to buy or return something) states no
 # problem: "快递寄到重庆要多少钱", "地铁末班车几点" are out of scope, not 诉求, unless
 # a complaint cue says otherwise. Not 附近 or 哪有 alone: "附近工地…", "哪有这样收费的" complain.
-INFO_ASK = re.compile(r"多少钱|几多钱|几点|几时开|哪里有|附近(哪里|哪儿|有没有)|怎么走|怎么坐|营业时间|开门时间|门票|"
+# So is asking an opinion or a choice (好看吗, 哪家好, 人多不多, 是啥原因), and chat that
+# opens with a greeting ("早上好，吃饭没得"): small talk near a phrasing is no 诉求.
+INFO_ASK = re.compile(r"^(你好|您好|早上好|中午好|下午好|晚上好|在吗|在不在|谢谢|多谢|哈喽|嗨)|"
+                      r"好看吗|好不好看|(什么|哪种|哪个)[^，。,]{0,6}(好看|好用|好吃)|怎么样|哪家|哪个(好|更|划算|便宜|靠谱)|多不多|人多吗|推荐|值不值|划算吗|靠谱吗|"
+                      r"(是)?(啥子?|什么)原因|咋回事|"
+                      r"多少钱|几多钱|几点|几时开|哪里有|附近(哪里|哪儿|有没有)|怎么走|怎么坐|营业时间|开门时间|门票|"
                       r"电话(是)?多少|(怎么|如何|怎样)(退货|退款|买|订|寄|预订|购买|充值)")
 
 

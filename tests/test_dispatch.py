@@ -303,6 +303,14 @@ def test_a_request_or_a_plain_hazard_is_a_诉求(text):
     assert intent_of(text, False, 0.3) == "complaint"
 
 
+@pytest.mark.parametrize("text", ["早上好，吃饭了没", "邻居家装修的风格好看吗", "景区国庆人多不多", "电脑老是死机是啥子原因",
+                                  "隔壁装修用的什么地板好看"])
+def test_small_talk_near_a_phrasing_is_no_诉求(text):
+    # close in words to 装修噪声 or 景区 categories, but asking nothing of anyone
+    assert intent_of(text, False, 0.5) == "out_of_scope"
+    assert not meaning_may_decide(text)
+
+
 @pytest.mark.parametrize("text", ["请问身份证怎么办理", "下岗好几年找不到工作能享受困难人员政策吗",
                                   "居住证办了一个月还没好，能查进度吗", "我想申请三年的居住证"])
 def test_asking_for_a_service_is_no_request_or_grievance(text):
