@@ -19,6 +19,7 @@ from typing import Any
 from assistant.card import item_card
 from assistant.clarify import ClarifyParams, build_clarify, close_group
 from assistant.dispatch import attach as attach_dispatch
+from assistant.intent import WHERE_ASK, asks_no_service
 from assistant.library import Libraries
 from assistant.sites import BadSite, Site, Sites, resolve_site
 from index.build import IndexUnavailable, current_build
@@ -276,6 +277,11 @@ class Assistant:
             cands = _put_first(cands, curated["code"], retriever)
         top = cands[0] if cands else None
         confident = top is not None and top.score >= retriever.calibration.threshold
+        # a lookup item (…门诊信息查询) answers "where is there …" itself
+        idle = (confident and not curated and not top.exact and asks_no_service(text)
+                and not ("查询" in top.name and WHERE_ASK.search(text)))
+        if idle:
+            confident = False  # a fact, an opinion or small talk: no item answers it
         if curated:
             confident = not curated["out_of_scope"]
         group = close_group(cands, self.clarify_params) if confident and clarify and not curated else cands[:1]
@@ -306,6 +312,8 @@ class Assistant:
             answer["not_found"] = not_found_block(meta, near if not curated else [])
             if curated:
                 answer["not_found"]["reason"] = "out_of_scope_curated"
+            elif idle:
+                answer["not_found"]["reason"] = "no_service_asked"
         if dispatch:  # 诉求 are routed to the department that handles them (assistant/dispatch.py)
             try:
                 attach_dispatch(answer, self.db, catalogue, text, embedder=self.embedder,

@@ -60,6 +60,24 @@ def test_out_of_scope_is_not_found_with_where_to_go(assistant, question):
     assert a["score"] < a["threshold"]
 
 
+@pytest.mark.parametrize("question", ["装修公司哪家靠谱", "物业费一般多少钱一平", "你好，在吗", "养老保险和商业保险哪个划算"])
+def test_a_fact_an_opinion_or_small_talk_is_not_found_however_close_its_words(assistant, question):
+    from assistant.intent import asks_no_service
+
+    assert asks_no_service(question)
+    a = assistant.ask(question, "guangan", dispatch=False)
+    assert a["status"] == "not_found"
+    # close enough in words to have been answered: said why it was not
+    assert a["score"] < a["threshold"] or a["not_found"]["reason"] == "no_service_asked"
+
+
+@pytest.mark.parametrize("question", ["补办身份证要多少钱", "社保卡在哪里办", "路灯坏了几天了没人修"])
+def test_a_fee_a_place_or_a_problem_is_still_asked_of_the_catalogue(question):
+    from assistant.intent import asks_no_service
+
+    assert not asks_no_service(question)
+
+
 def test_answer_shape(assistant):
     a = assistant.ask("身份证丢了怎么办", "guangan")
     assert {"status", "item", "candidates", "why", "score", "timings_ms"} <= set(a)
