@@ -296,7 +296,9 @@ def test_a_grievance_the_categories_cannot_place_goes_to_the_items_department():
 
 
 @pytest.mark.parametrize("text", ["请求在路口装个红绿灯", "希望街道能建个公共厕所", "能不能多开几个办事窗口",
-                                  "请派人来清理一下河道", "路中间有个大坑", "网吧让未成年人进去上网"])
+                                  "请派人来清理一下河道", "路中间有个大坑", "网吧让未成年人进去上网",
+                                  "有人半夜在河边偷偷倒垃圾", "药店把保健品说成药卖", "请修一下村口的桥",
+                                  "能不能在学校门口设个斑马线", "老板把我们的社保停缴了", "村里的账目不公开"])
 def test_a_request_or_a_plain_hazard_is_a_诉求(text):
     from assistant.intent import complaint_cues
     assert complaint_cues(text)
