@@ -60,7 +60,8 @@ def test_out_of_scope_is_not_found_with_where_to_go(assistant, question):
     assert a["score"] < a["threshold"]
 
 
-@pytest.mark.parametrize("question", ["装修公司哪家靠谱", "物业费一般多少钱一平", "你好，在吗", "养老保险和商业保险哪个划算"])
+@pytest.mark.parametrize("question", ["装修公司哪家靠谱", "物业费一般多少钱一平", "你好，在吗", "养老保险和商业保险哪个划算",
+                                      "你是不是机器人", "买新车还是二手车好"])
 def test_a_fact_an_opinion_or_small_talk_is_not_found_however_close_its_words(assistant, question):
     from assistant.intent import asks_no_service
 
