@@ -60,9 +60,8 @@ def test_out_of_scope_is_not_found_with_where_to_go(assistant, question):
     assert a["score"] < a["threshold"]
 
 
-@pytest.mark.parametrize("question", ["装修公司哪家靠谱", "你好，在吗", "养老保险和商业保险哪个划算",
-                                      "你是不是机器人", "买新车还是二手车好"])
-def test_an_opinion_a_choice_or_small_talk_is_not_found_however_close_its_words(assistant, question):
+@pytest.mark.parametrize("question", ["你好，在吗", "早上好，吃饭了没", "你是不是机器人", "你好聪明"])
+def test_small_talk_is_not_found_however_close_its_words(assistant, question):
     from assistant.intent import asks_no_service
 
     assert asks_no_service(question)
@@ -74,7 +73,7 @@ def test_an_opinion_a_choice_or_small_talk_is_not_found_however_close_its_words(
 
 # a fact may be a service's own (its fee, hours, place) or a lookup item's: the search decides
 @pytest.mark.parametrize("question", ["补办身份证要多少钱", "社保卡在哪里办", "路灯坏了几天了没人修", "办证大厅周六几点开门",
-                                      "物业费一般多少钱一平"])
+                                      "物业费一般多少钱一平", "哪家医院能做入职体检", "您好，港澳通行证签注去哪里"])
 def test_a_fee_a_place_or_a_problem_is_still_asked_of_the_catalogue(question):
     from assistant.intent import asks_no_service
 
