@@ -69,3 +69,23 @@ def test_the_threshold_is_the_lowest_whose_bands_above_are_right_half_the_time()
     assert choose_threshold([(0.9, True), (0.3, True), (0.21, True)])[0] == 0.20  # right all the way down
     assert choose_threshold([(0.95, False), (0.3, True)])[0] == 0.60  # the top band wrong: the highest threshold
     assert choose_threshold(pairs, least=0.3)[0] < 0.45
+
+
+def test_calibrate_writes_the_fitted_threshold_and_what_it_was_fitted_on(assistant, tmp_path, monkeypatch, capsys):
+    import argparse
+
+    import assistant.dispatch as dispatch
+    from wenban.dispatch_cli import _calibrate
+
+    target = tmp_path / "calibration.json"
+    monkeypatch.setattr(dispatch, "CALIBRATION", target)
+    rows = [{"message": "楼下饭店油烟太大，熏得开不了窗", "types": ["生态环境"]},
+            {"message": "老板拖欠工资三个月了", "types": ["人社"]},
+            {"message": "小区路灯坏了一个月没人修", "types": ["综合执法", "住建"]}]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    args = argparse.Namespace(set=str(path), catalogue=["guangan"])
+    assert _calibrate(assistant, args) == 0
+    written = json.loads(target.read_text(encoding="utf-8"))
+    assert 0.20 <= written["threshold"] <= 0.60 and str(path) in written["fitted_on"]
+    assert "confidence 0.60–1.00" in capsys.readouterr().out
