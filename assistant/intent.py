@@ -212,9 +212,8 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
     if len(_CJK.findall(text)) > LONG_MESSAGE and not ASKS_HOW.search(text):
         # a long account of a situation with no ask for how to apply is a 诉求, whatever
         # the service search found in it (it was calibrated on short questions)
-        # … unless it complains of how a confidently found item is handled
-        return "both" if service_confident and service_item_name and (
-            re.search(r"投诉|举报", service_item_name) or grieves(text)) else "complaint"
+        return "complaint" if not (service_confident and service_item_name and
+                                   re.search(r"投诉|举报", service_item_name)) else "both"
     handles_complaints = bool(service_item_name and re.search(r"投诉|举报|维权|纠纷|调解|仲裁|裁决", service_item_name))
     if (closer_to_dispatch is not None and closer_to_dispatch >= closer_by and (dispatch_cosine or 0) >= near_dispatch
             and meaning_may_decide(text)):
