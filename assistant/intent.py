@@ -63,7 +63,7 @@ SELF_ASK = re.compile(r"(能不能|能否|能|可以|可不可以|怎么|咋个?
 # a window's manner, a booking system with no slot, a demand the rules do not make
 # ("申请低保一直没批下来", "失业金三个月还没发下来", "窗口推来推去", "每次要的材料都不一样").
 # The item's card answers it, the dispatch block rides along (intent "both"), and the
-# item's own department answers for its handling (``dispatch.attach``).
+# item's own department answers for its handling (``dispatch.handled_by``).
 GRIEVANCE = re.compile(
     r"一直没|一直不|迟迟|没批|不批|批不下来|不给[^，。,]{0,4}(办|批|开|受理|盖章|出具)|"
     r"还没(有)?(办好|办下来|下来|发|到账|到|拿到|批|通过|结果|回复|消息|动静|落实|兑现|安装|通[水电气网])|"
@@ -111,8 +111,8 @@ WEATHER = re.compile(r"天气|下雨|下雪|气温|多少度|冷不冷|热不热
 # Asking for a fact (a price, a time, a place, how to buy or return something) states no
 # problem: "快递寄到重庆要多少钱", "地铁末班车几点" are out of scope, not 诉求, unless
 # a complaint cue says otherwise. Not 附近 or 哪有 alone: "附近工地…", "哪有这样收费的" complain.
-# So is asking an opinion or a choice (好看吗, 哪家好, 人多不多, 是啥原因), and chat that
-# opens with a greeting ("早上好，吃饭没得"): small talk near a phrasing is no 诉求.
+# So is asking an opinion or a choice (好看吗, 哪家好, 人多不多), a cause (是啥原因), and
+# chat that opens with a greeting ("早上好，吃饭没得"): small talk near a phrasing is no 诉求.
 CHAT_ASK = re.compile(r"^(你好|您好|早上好|中午好|下午好|晚上好|在吗|在不在|谢谢|多谢|哈喽|嗨)|"
                       r"好看吗|好不好看|(什么|哪种|哪个)[^，。,]{0,6}(好看|好用|好吃)|(?<![得度])怎么样(?!了)|哪家|哪个(好|更|划算|便宜|靠谱)|"
                       r"多不多|人多吗|推荐|值不值|划算吗|靠谱吗|"
@@ -159,13 +159,11 @@ def grieves(text: str) -> bool:
             and not PROGRESS_ASK.search(text) and not DOCUMENT_DAMAGE.search(text))
 
 
-WHERE_ASK = re.compile(r"哪里有|哪儿有|附近|在哪")
-
-
-# A greeting opens many real questions ("您好，港澳通行证签注"): on its own, or with a
-# few more characters, it is small talk.
-GREETING = re.compile(r"^(你好|您好|早上好|中午好|下午好|晚上好|在吗|在不在|谢谢|多谢|哈喽|嗨)")
-SMALL = 8  # Chinese characters left after the greeting
+# A greeting opens many real questions ("您好，护照", "你好，港澳通行证签注"): it is small
+# talk only when nothing but chat follows it (在吗, 有人没得, 吃饭没, 谢谢, 辛苦了, 聊聊天).
+CHATTER = re.compile(r"^([\s，,。.！!？?~～、…]|你好|您好|早上好|中午好|下午好|晚上好|早安|晚安|在吗|在不在|有人吗|有人没得?|"
+                     r"有人在吗|吃(了)?饭(了)?(没得?|吗|没有)|谢谢|多谢|感谢|辛苦了|哈喽|嗨|hello|hi|你|我|想|跟|和|"
+                     r"聊聊天?|聊天|晒|哈|啊|呀|哦|嘛|呢|的|了)+$", re.IGNORECASE)
 ABOUT_ME = re.compile(r"你是(不是)?(机器人|真人|人工|谁|ai|AI)|你叫什么|你几岁|你好(聪明|厉害|笨)")
 
 
@@ -179,10 +177,7 @@ def asks_no_service(text: str) -> bool:
     questions became not_found.)"""
     if service_cues(text) or complaint_cues(text):
         return False
-    rest = GREETING.sub("", text)
-    if rest != text and len(_CJK.findall(rest)) <= SMALL:
-        return True
-    return bool(ABOUT_ME.search(rest))
+    return bool(CHATTER.match(text.strip()) or ABOUT_ME.search(text))
 
 
 def service_cues(text: str) -> list[str]:

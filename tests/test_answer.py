@@ -73,7 +73,7 @@ def test_small_talk_is_not_found_however_close_its_words(assistant, question):
 
 # a fact may be a service's own (its fee, hours, place) or a lookup item's: the search decides
 @pytest.mark.parametrize("question", ["补办身份证要多少钱", "社保卡在哪里办", "路灯坏了几天了没人修", "办证大厅周六几点开门",
-                                      "物业费一般多少钱一平", "哪家医院能做入职体检", "您好，港澳通行证签注去哪里"])
+                                      "物业费一般多少钱一平", "哪家医院能做入职体检", "您好，港澳通行证签注", "你好，护照"])
 def test_a_fee_a_place_or_a_problem_is_still_asked_of_the_catalogue(question):
     from assistant.intent import asks_no_service
 
