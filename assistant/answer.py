@@ -279,7 +279,7 @@ class Assistant:
         confident = top is not None and top.score >= retriever.calibration.threshold
         idle = confident and not curated and not top.exact and asks_no_service(text)
         if idle:
-            confident = False  # a fact, an opinion or small talk: no item answers it
+            confident = False  # small talk: no item answers it
         if curated:
             confident = not curated["out_of_scope"]
         group = close_group(cands, self.clarify_params) if confident and clarify and not curated else cands[:1]

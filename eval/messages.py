@@ -40,6 +40,8 @@ SETS = {"heldout": MESSAGES, "dev": REPO_ROOT / "eval" / "sets" / "dispatch-ever
         "b6": REPO_ROOT / "eval" / "sets" / "messages-b6.jsonl",
         "b7": REPO_ROOT / "eval" / "sets" / "messages-b7.jsonl",
         "t2": REPO_ROOT / "eval" / "sets" / "messages-t2.jsonl"}
+# outside-written sets kept for measuring only: never fitted or tuned on
+HELD_OUT = ("heldout", "b6", "b7")
 
 
 def load_messages(path: Path = MESSAGES) -> list[dict[str, Any]]:

@@ -89,3 +89,17 @@ def test_calibrate_writes_the_fitted_threshold_and_what_it_was_fitted_on(assista
     written = json.loads(target.read_text(encoding="utf-8"))
     assert 0.20 <= written["threshold"] <= 0.60 and str(path) in written["fitted_on"]
     assert "confidence 0.60–1.00" in capsys.readouterr().out
+
+
+def test_calibrate_refuses_a_held_out_set(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    import assistant.dispatch as dispatch
+    from wenban.dispatch_cli import _calibrate
+
+    target = tmp_path / "calibration.json"
+    monkeypatch.setattr(dispatch, "CALIBRATION", target)
+    for sets in ("heldout", "t2,b7", "b6"):
+        assert _calibrate(None, argparse.Namespace(set=sets, catalogue=None)) == 2
+        assert "held out" in capsys.readouterr().err
+    assert not target.exists()

@@ -127,9 +127,13 @@ def cmd_messages(args, settings: Settings) -> int:
 
 def _calibrate(assistant, args) -> int:
     from assistant.dispatch import CALIBRATION
-    from eval.messages import SETS, fit_threshold
+    from eval.messages import HELD_OUT, SETS, fit_threshold
 
     names = [n.strip() for n in args.set.split(",") if n.strip()]
+    if any(n in HELD_OUT for n in names):
+        print(f"error: {', '.join(HELD_OUT)} are held out (for measuring only); fit on tuning sets, "
+              "e.g. --set t2,dev", file=sys.stderr)
+        return 2
     paths = [SETS.get(n) or Path(n) for n in names]
     threshold, bands = fit_threshold(assistant, args.catalogue or ["guangan", "guangdong"], paths)
     for i, b in enumerate(bands):
