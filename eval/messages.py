@@ -139,7 +139,8 @@ def fit_threshold(assistant, catalogues: list[str], paths: list[Path], width: fl
     pairs: list[tuple[float, bool]] = []
     with unlogged(assistant):
         for cat in catalogues:
-            router = Router(assistant.db, cat, threshold=0.0, embedder=assistant.embedder)
+            router = Router(assistant.db, cat, threshold=0.0, embedder=assistant.embedder,
+                            cache=assistant.embedding_cache())
             for path in paths:
                 for r in load_messages(path):
                     if not assistant.ask(r["message"], cat).get("dispatch"):
