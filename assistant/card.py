@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from assistant.dispatch import render as render_dispatch
 from store import areas
 from store.urls import safe_url
 
@@ -166,4 +165,23 @@ def render_card(answer: dict[str, Any]) -> str:
     if answer.get("dispatch"):  # intent "both": the matter can also be raised as a 诉求
         lead = answer["dispatch"]["lead"]["department"]
         lines.append(f"如要反映问题：{lead}" + ("（由指挥中心分拨）" if answer["dispatch"]["to_command_centre"] else "负责处理"))
+    return "\n".join(lines)
+
+
+def render_dispatch(answer: dict[str, Any]) -> str:
+    """A dispatched 诉求 as a short card for the terminal."""
+    d = answer["dispatch"]
+    lines = [f"【诉求】{d['summary']}", "分类：" + " / ".join(c for c in d["category"] if c)]
+    if d["to_command_centre"]:
+        lines.append(f"承办：{d['lead']['department']}（由指挥中心分拨）")
+        if d.get("suggested_lead"):
+            lines.append(f"可能的承办部门：{d['suggested_lead']['department']}")
+    else:
+        lines.append(f"承办部门：{d['lead']['department']}（主体责任）")
+    if d["support"]:
+        lines.append("配合部门：" + "、".join(s["department"] for s in d["support"]))
+    lines.append(f"处置层级：{d['level']}　把握：{d['confidence']:.2f}")
+    lines += ["怎么反映：" + "；".join(d["how_to_raise"]), "请准备：" + "；".join(d["prepare"])]
+    if answer.get("item"):
+        lines.append(f"相关办事事项：{answer['item']['name']}（{answer['item']['department']}）")
     return "\n".join(lines)

@@ -408,22 +408,3 @@ def handled_by(block: dict[str, Any], router: "Router", answer: dict[str, Any]) 
     block.update(lead=lead, suggested_lead=lead, to_command_centre=False)
     block["why"] = [w for w in block["why"] if "指挥中心" not in w] + [
         f"反映的是“{item['name']}”的办理情况，由实施部门{name}负责答复"]
-
-
-def render(answer: dict[str, Any]) -> str:
-    """A dispatched 诉求 as a short card for the terminal."""
-    d = answer["dispatch"]
-    lines = [f"【诉求】{d['summary']}", "分类：" + " / ".join(c for c in d["category"] if c)]
-    if d["to_command_centre"]:
-        lines.append(f"承办：{d['lead']['department']}（由指挥中心分拨）")
-        if d.get("suggested_lead"):
-            lines.append(f"可能的承办部门：{d['suggested_lead']['department']}")
-    else:
-        lines.append(f"承办部门：{d['lead']['department']}（主体责任）")
-    if d["support"]:
-        lines.append("配合部门：" + "、".join(s["department"] for s in d["support"]))
-    lines.append(f"处置层级：{d['level']}　把握：{d['confidence']:.2f}")
-    lines += ["怎么反映：" + "；".join(d["how_to_raise"]), "请准备：" + "；".join(d["prepare"])]
-    if answer.get("item"):
-        lines.append(f"相关办事事项：{answer['item']['name']}（{answer['item']['department']}）")
-    return "\n".join(lines)
