@@ -34,6 +34,17 @@ def db():
     return d
 
 
+
+def test_new_request_categories_are_led_by_their_duty_type():
+    # 三定 duties: traffic facilities and surveillance are the police's (交警, 雪亮工程),
+    # finding a missing person too; rough sleepers are 民政's (救助管理站)
+    lead = {r["l3"]: r["lead"] for r in ds.default_categories()}
+    assert lead["交通安全设施"] == "公安"
+    assert lead["治安防控与监控"] == "公安"
+    assert lead["走失人员与寻人"] == "公安"
+    assert lead["流浪乞讨人员救助"] == "民政"
+    assert lead["充电设施"] == "发展改革"  # energy, 充电基础设施
+
 def write(tmp_path, name, text, encoding="utf-8"):
     p = tmp_path / name
     p.write_text(text, encoding=encoding)
@@ -88,6 +99,25 @@ def test_default_phrasings_are_many_short_and_state_a_problem():
     ("小区门口共享单车乱停乱放", "共享单车与电动车"),
     ("后山有落石，房后山体开裂", "地质灾害隐患"),
     ("有人在山上乱砍树毁林开荒", "林地与野生动物"),
+    # requests and suggestions for something public (建议…/请…/希望…/能不能…), written here
+    ("我们街道附近想要一个公共厕所", "环境卫生与垃圾"),
+    ("十字路口太危险了麻烦装个信号灯", "交通安全设施"),
+    ("小学门前车速太快能否装减速带", "交通安全设施"),
+    ("山路急转弯看不到对面来车想装面镜子", "交通安全设施"),
+    ("盼望在小区门口增设一个公交车站", "公交线路与服务"),
+    ("村里到镇上没有公交车希望通一趟", "公交线路与服务"),
+    ("村里的泥巴路盼望早日硬化", "公路与桥梁"),
+    ("社区能否开个老年人食堂", "养老服务"),
+    ("村头最好能安装几个摄像头", "治安防控与监控"),
+    ("我奶奶出门后找不到了请帮帮忙", "走失人员与寻人"),
+    ("我们六楼老房子盼着加装电梯", "老旧小区改造"),
+    ("河道边上没有护栏容易掉下去", "河堤与水利设施"),
+    ("农田的灌溉渠垮了请派人来修", "河堤与水利设施"),
+    ("小区想建个电动车充电的地方", "充电设施"),
+    ("楼下有个流浪汉大冬天睡在外面", "流浪乞讨人员救助"),
+    ("村里喝水还靠井水想通自来水", "供水"),
+    ("小区旁边空地想建个健身广场", "文化体育设施与活动"),
+    ("停车太难了希望附近多规划车位", "停车管理"),
 ])
 def test_matters_added_to_the_default_catalogue_are_found_without_the_model(db, question, l3):
     assert Router(db, "hall", threshold=0.0, use_history=False).route(question)["category"][2] == l3
@@ -99,6 +129,11 @@ def test_matters_added_to_the_default_catalogue_are_found_without_the_model(db, 
     ("小区物业乱收费", "区住建局"),
     ("买到过期食品", "区市监局"),
     ("路边小摊贩占道经营", "区综合执法局"),
+    ("这条小巷晚上黑漆漆的想装灯", "区综合执法局"),
+    ("十字路口太危险了麻烦装个信号灯", "区公安分局"),
+    ("路口那个监控探头好久都不亮了", "区公安分局"),
+    ("我们六楼老房子盼着加装电梯", "区住建局"),
+    ("我们街道附近想要一个公共厕所", "区综合执法局"),
 ])
 def test_everyday_complaints_go_to_the_catalogues_own_department(db, question, lead):
     r = Router(db, "hall", threshold=0.0).route(question)
