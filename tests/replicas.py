@@ -132,8 +132,12 @@ class Deployment:
         self.prepare(embedder)
         for i in range(self.n):
             self.start_replica(i)
-        for url, proc in zip(self.replica_urls, self.procs):
-            wait_ready(url, proc)
+        for i, (url, proc) in enumerate(zip(self.replica_urls, self.procs)):
+            try:
+                wait_ready(url, proc)
+            except (RuntimeError, TimeoutError) as e:  # say why: the log goes with the temporary folder
+                log = (self.tmp / f"replica-{i}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{e}; its log ends:\n{log}") from None
         self.start_nginx()
         return self
 
