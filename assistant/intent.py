@@ -113,7 +113,8 @@ WEATHER = re.compile(r"天气|下雨|下雪|气温|多少度|冷不冷|热不热
 # a complaint cue says otherwise. Not 附近 or 哪有 alone: "附近工地…", "哪有这样收费的" complain.
 # So is asking an opinion or a choice (好看吗, 哪家好, 人多不多), a cause (是啥原因), and
 # chat that opens with a greeting ("早上好，吃饭没得"): small talk near a phrasing is no 诉求.
-CHAT_ASK = re.compile(r"^(你好|您好|早上好|中午好|下午好|晚上好|在吗|在不在|谢谢|多谢|哈喽|嗨)|"
+GREETINGS = "你好|您好|早上好|中午好|下午好|晚上好|在吗|在不在|谢谢|多谢|哈喽|嗨"
+CHAT_ASK = re.compile(rf"^({GREETINGS})|"
                       r"好看吗|好不好看|(什么|哪种|哪个)[^，。,]{0,6}(好看|好用|好吃)|(?<![得度])怎么样(?!了)|哪家|哪个(好|更|划算|便宜|靠谱)|"
                       r"多不多|人多吗|推荐|值不值|划算吗|靠谱吗|"
                       r"你是(不是)?(机器人|真人|人工|谁)|你叫什么|(要|该)注意(啥|什么)|"
@@ -161,8 +162,8 @@ def grieves(text: str) -> bool:
 
 # A greeting opens many real questions ("您好，护照", "你好，港澳通行证签注"): it is small
 # talk only when nothing but chat follows it (在吗, 有人没得, 吃饭没, 谢谢, 辛苦了, 聊聊天).
-CHATTER = re.compile(r"^([\s，,。.！!？?~～、…]|你好|您好|早上好|中午好|下午好|晚上好|早安|晚安|在吗|在不在|有人吗|有人没得?|"
-                     r"有人在吗|吃(了)?饭(了)?(没得?|吗|没有)|谢谢|多谢|感谢|辛苦了|哈喽|嗨|hello|hi|你|我|想|跟|和|"
+CHATTER = re.compile(rf"^([\s，,。.！!？?~～、…]|{GREETINGS}|早安|晚安|有人吗|有人没得?|"
+                     r"有人在吗|吃(了)?饭(了)?(没得?|吗|没有)|感谢|辛苦了|hello|hi|你|我|想|跟|和|"
                      r"聊聊天?|聊天|晒|哈|啊|呀|哦|嘛|呢|的|了)+$", re.IGNORECASE)
 ABOUT_ME = re.compile(r"你是(不是)?(机器人|真人|人工|谁|ai|AI)|你叫什么|你几岁|你好(聪明|厉害|笨)")
 
