@@ -1,11 +1,14 @@
 """Scoring 诉求 routing on everyday messages written for the purpose: short
 complaints and requests as citizens say them, each with the department type(s)
-that lead the matter and, where one fits, the first-level class. Four sets
+that lead the matter and, where one fits, the first-level class. The sets
 (``SETS``): ``heldout`` (``eval/sets/messages.jsonl``, written by an outside-tester
 session that never saw the dispatch catalogue; aggregate figures only), ``b6``
 (``eval/sets/messages-b6.jsonl``, a second such batch written the same way, also
 held out), ``b7`` (``eval/sets/messages-b7.jsonl``, a third such batch, held out; about a
 quarter are complaints phrased with a service word, a fifth requests for help),
+``b8`` (``eval/sets/messages-b8.jsonl``, a fourth such batch of 172, written by an
+outside-tester session the same way and held out; about a quarter complaints phrased with a
+service word, about a fifth requests for help),
 ``t2`` (``eval/sets/messages-t2.jsonl``, written the same way but as a
 **tuning** set: the team may read it and tune on it) and ``dev``
 (``eval/sets/dispatch-everyday-dev.jsonl``, rows ``{text, type}``, written from
@@ -22,7 +25,7 @@ against each bundled catalogue's own departments:
 * ``to_command_centre``: the share sent to the command centre;
 * ``level1``: the first-level class, where the row gives one.
 
-    wenban dispatch messages -c guangan -c guangdong [--set dev|b6|b7|t2] [--failures]
+    wenban dispatch messages -c guangan -c guangdong [--set dev|b6|b7|b8|t2] [--failures]
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ MESSAGES = REPO_ROOT / "eval" / "sets" / "messages.jsonl"
 SETS = {"heldout": MESSAGES, "dev": REPO_ROOT / "eval" / "sets" / "dispatch-everyday-dev.jsonl",
         "b6": REPO_ROOT / "eval" / "sets" / "messages-b6.jsonl",
         "b7": REPO_ROOT / "eval" / "sets" / "messages-b7.jsonl",
+        "b8": REPO_ROOT / "eval" / "sets" / "messages-b8.jsonl",
         "t2": REPO_ROOT / "eval" / "sets" / "messages-t2.jsonl"}
 # outside-written sets kept for measuring only: never fitted or tuned on
-HELD_OUT = ("heldout", "b6", "b7")
+HELD_OUT = ("heldout", "b6", "b7", "b8")
 
 
 def load_messages(path: Path = MESSAGES) -> list[dict[str, Any]]:
