@@ -10,7 +10,11 @@ quarter are complaints phrased with a service word, a fifth requests for help),
 outside-tester session the same way and held out; about a quarter complaints phrased with a
 service word, about a fifth requests for help),
 ``t2`` (``eval/sets/messages-t2.jsonl``, written the same way but as a
-**tuning** set: the team may read it and tune on it) and ``dev``
+**tuning** set: the team may read it and tune on it), ``t3``
+(``eval/sets/messages-t3.jsonl``, a second outside-written **tuning** set, may be read
+and tuned on; about 30 % complaints phrased with a service word, a quarter plain reports
+with no complaint word, the rest requests, very short messages and questions about
+one's rights in a dispute) and ``dev``
 (``eval/sets/dispatch-everyday-dev.jsonl``, rows ``{text, type}``, written from
 general knowledge to choose methods on). Unlike the tipdm2020c board messages these are checked
 against each bundled catalogue's own departments:
@@ -25,7 +29,7 @@ against each bundled catalogue's own departments:
 * ``to_command_centre``: the share sent to the command centre;
 * ``level1``: the first-level class, where the row gives one.
 
-    wenban dispatch messages -c guangan -c guangdong [--set dev|b6|b7|b8|t2] [--failures]
+    wenban dispatch messages -c guangan -c guangdong [--set dev|b6|b7|b8|t2|t3] [--failures]
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ SETS = {"heldout": MESSAGES, "dev": REPO_ROOT / "eval" / "sets" / "dispatch-ever
         "b6": REPO_ROOT / "eval" / "sets" / "messages-b6.jsonl",
         "b7": REPO_ROOT / "eval" / "sets" / "messages-b7.jsonl",
         "b8": REPO_ROOT / "eval" / "sets" / "messages-b8.jsonl",
-        "t2": REPO_ROOT / "eval" / "sets" / "messages-t2.jsonl"}
+        "t2": REPO_ROOT / "eval" / "sets" / "messages-t2.jsonl",
+        "t3": REPO_ROOT / "eval" / "sets" / "messages-t3.jsonl"}
 # outside-written sets kept for measuring only: never fitted or tuned on
 HELD_OUT = ("heldout", "b6", "b7", "b8")
 
@@ -127,7 +132,7 @@ def fit_threshold(assistant, catalogues: list[str], paths: list[Path], width: fl
                   least: float = 0.5, grid: tuple[float, ...] = (0.60, 0.55, 0.50, 0.45, 0.40, 0.35, 0.30, 0.25, 0.20),
                   ) -> tuple[float, list[dict[str, Any]]]:
     """The dispatch confidence under which a lead goes to the command centre, fitted on
-    everyday messages labelled with who leads by duty (tuning sets only: t2, dev):
+    everyday messages labelled with who leads by duty (tuning sets only: t2, t3, dev):
     the lowest threshold on ``grid`` such that, going down from the top, every band of
     leads with confidence in [t, t + ``width``) (the first: [t, 1]) is right at least
     ``least`` of the time.
