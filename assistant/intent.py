@@ -36,13 +36,23 @@ PLAIN_PROBLEM = re.compile(
     # someone seen doing harm (a report), a forced or false sale, a fee or a refund refused
     r"有人(在)?[^，。,？?！!]{0,10}(挖|烧|倒|排|盖|搭|占|卖|偷|打)|打(老人|孩子|小孩|学生)|(农田|耕地)[^，。,]{0,4}(挖|建|盖)|"
     r"电鱼|电打鱼|炸鱼|毒鱼|逃逸|对方跑了|卷钱|没退|不公开|不透明|明明|一堆(证明|材料)|"
-    r"指定(的)?(医院|店|机构|地点|商家)|说成|冒充|夸大|虚假宣传|(货|快递|包裹)[^，。,]{0,3}丢|丢了我的")
+    r"指定(的)?(医院|店|机构|地点|商家)|说成|冒充|夸大|虚假宣传|(货|快递|包裹)[^，。,]{0,3}丢|丢了我的|"
+    # a supply out for days, an unlicensed trade, waste let into a river, a broken rail, a bite
+    r"停(了)?[一两三四五六七八九十几\d]+天|黑(诊所|作坊|加油站|网吧|工厂|中介|车)|无牌|套牌|没有?牌照的|"
+    r"(排|倒)[^，。,]{0,4}(污水|黑水|废水|脏水|废料)|往河里|没有?(检疫|挂证|标签)|冇(标签|包装|牌)|"
+    r"放烟花|燃放|放鞭炮|放炮|(堆|摆|占)到(马路|人行道|路上|路边)|(栏杆|护栏|围栏|扶手)[^，。,]{0,3}(断|坏|没)|"
+    r"拉客|不打表|一口价|咬(了|伤了)(一个|人|小孩|孩子|学生|我家)|(电梯)[^，。,]{0,6}(不动|卡住|关人|下坠)")
+# A question about one's rights in a dispute ("这样合法吗", "押金不退能找谁", "医药费谁来出"):
+# 12345 takes it, and the department of the dispute answers it.
+DISPUTE_ASK = re.compile(r"(合法|违法|犯法)(吗|不|没有)|(?<!补发|补办|办理|换发|补领|注销|变更|申请|认定)找谁(?!办|开|盖)|谁(来)?(管|负责|出|赔)|该找哪个部门|"
+                         r"(能|可以)(要求)?(赔偿|索赔|退钱|要回|退回)|赔偿吗|索赔|要得回|要回来|不认账|耍赖")
 # Asking the government to do something: a request for help or a suggestion
 # ("请派人来修一下", "希望社区能办个老年食堂", "能不能多开几个窗口"). Not 请问.
 REQUEST = re.compile(r"请(求)?(帮忙|帮我们|帮助|给我们|在|派人|安排|尽快|协调|相关部门|有关部门|政府|领导)|请求(?!权)|"
                      r"请(修|装|建|设|加|派|清|管|处理|查处)|能否(在|多|加|增|给我们|安排)|"
                      r"能不能在[^，。,]{0,10}(加|建|装|设|修|增)|"
-                     r"希望[^，。,]{0,10}(能|可以)?(办个|建|加|装|设|修|开|增)|能不能(多|加|增|给我们|帮我们|帮忙|安排)")
+                     r"希望[^，。,]{0,10}(能|可以)?(办个|建|加|装|设|修|开|增|管|派|搬|取缔|查|接|整治|清理)|"
+                     r"能不能(多|加|增|给我们|帮我们|帮忙|安排|派人)|(派|来)人(来)?(管|处理|看|查|修)")
 # Someone else doing wrong: a business, an office, a landlord or a neighbour, then
 # what they do or refuse ("开发商不给办房产证", "公司辞退我不给补偿", "银行乱收手续费").
 # A citizen asking for a service speaks of themself; a complaint names the other party.
@@ -89,6 +99,17 @@ ASKS_HOW = re.compile(r"(怎么|如何|怎样|去哪|哪里|在哪)(办理|申�
 # tells a story (numbers such as an ID card do not count).
 LONG_MESSAGE = 40
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# A question asks; a 诉求 often only tells. A statement of more Chinese characters than
+# STATEMENT with no form of asking at all is an account of a situation, not a question.
+ASK_FORM = re.compile(r"怎么|咋|如何|怎样|哪|什么|啥|吗|么|呢|？|\?|能不能|能否|可不可以|可以|请问|要不要|"
+                      r"需不需要|多久|多少|几|是否|有没有|行不行|(不|没得?|没有|吧)\W*$|"
+                      r"想(要|把|去|给|再|重新)?[^，。,；;]{0,4}(办|开|补|换|改|转|迁|领|申请|查|交|缴|登记|备案|注销|恢复|签|考)")
+STATEMENT = 25
+
+
+def tells_only(text: str) -> bool:
+    """A long statement with no form of asking ("楼下烧烤摊每晚开到两点，吵得人睡不着觉")."""
+    return len(_CJK.findall(text)) > STATEMENT and not ASK_FORM.search(text)
 
 
 # A document that expires is a renewal to apply for, not a complaint (身份证过期了,
@@ -127,7 +148,7 @@ INFO_ASK = re.compile(f"{CHAT_ASK.pattern}|{FACT_ASK.pattern}|{CAUSE_ASK.pattern
 
 
 def complaint_cues(text: str) -> list[str]:
-    cues = {m.group(0) for pattern in (COMPLAINT, PLAIN_PROBLEM, REQUEST) for m in pattern.finditer(text)}
+    cues = {m.group(0) for pattern in (COMPLAINT, PLAIN_PROBLEM, REQUEST, DISPUTE_ASK) for m in pattern.finditer(text)}
     if not SELF_ASK.search(text):
         cues |= {m.group(0) for m in THIRD_PARTY.finditer(text)}
     if grieves(text):  # "居住证办了一个月还没好，能查进度吗" asks for the service
@@ -205,7 +226,7 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
       dispatch category (long messages are problems more often than questions) → complaint.
     """
     c, s = complaint_cues(text), service_cues(text)
-    if len(_CJK.findall(text)) > LONG_MESSAGE and not ASKS_HOW.search(text):
+    if (len(_CJK.findall(text)) > LONG_MESSAGE and not ASKS_HOW.search(text)) or tells_only(text):
         # a long account of a situation with no ask for how to apply is a 诉求, whatever
         # the service search found in it (it was calibrated on short questions)
         return "complaint" if not (service_confident and service_item_name and

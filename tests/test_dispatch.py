@@ -291,6 +291,21 @@ def test_plain_problem_words_leave_service_questions_alone():
     assert intent_of("申请低保一直没批下来", True, 0.3, "最低生活保障审批") == "both"
 
 
+@pytest.mark.parametrize("text", ["对面那栋楼每天晚上都有人在楼顶唱歌喝酒，一直闹到凌晨一两点钟",  # tells, asks nothing
+                                  "老板说我签的合同里写了不交社保，这样合法吗", "装修的时候把邻居家墙弄裂了，邻居要我赔，这事谁管",
+                                  "镇上这几天停了三天水", "街口有家黑诊所在给人输液", "有人往河里倒废料",
+                                  "希望有关部门管一下夜市的噪音", "能不能派人把路口的树枝修一下"])
+def test_a_statement_a_dispute_a_plain_report_or_a_request_is_a_complaint(text):
+    assert intent_of(text, True, 0.3) == "complaint"
+
+
+@pytest.mark.parametrize("text", ["以前当兵户口注销了，现在回来了想把户口恢复一下",  # a long statement of a wish
+                                  "身份证掉了补办找谁", "被猫抓了，哪里能打狂犬疫苗",
+                                  "退休后要去外地和子女一起生活，医保异地就医怎么备案"])
+def test_a_long_question_with_a_wish_or_an_ask_stays_a_service(text):
+    assert intent_of(text, True, 0.3) == "service"
+
+
 @pytest.mark.parametrize("text", ["养老金申请交了两个月还没到账", "办营业执照两个窗口推来推去", "办残疾证跑了五趟每次都说缺材料",
                                   "婚姻登记网上预约总是约不上", "高龄津贴今年少发了三个月", "窗口工作人员态度恶劣"])
 def test_a_grievance_about_a_service_keeps_its_card_and_carries_a_dispatch(text):
