@@ -294,7 +294,8 @@ def test_plain_problem_words_leave_service_questions_alone():
 @pytest.mark.parametrize("text", ["对面那栋楼每天晚上都有人在楼顶唱歌喝酒，一直闹到凌晨一两点钟",  # tells, asks nothing
                                   "老板说我签的合同里写了不交社保，这样合法吗", "装修的时候把邻居家墙弄裂了，邻居要我赔，这事谁管",
                                   "镇上这几天停了三天水", "街口有家黑诊所在给人输液", "有人往河里倒废料",
-                                  "希望有关部门管一下夜市的噪音", "能不能派人把路口的树枝修一下"])
+                                  "希望有关部门管一下夜市的噪音", "能不能派人把路口的树枝修一下",
+                                  "人行道上的井盖被人掀了", "出租屋里有人聚赌", "借给朋友的钱他不还，报警有用吗"])
 def test_a_statement_a_dispute_a_plain_report_or_a_request_is_a_complaint(text):
     assert intent_of(text, True, 0.3) == "complaint"
 
