@@ -44,10 +44,11 @@ PLAIN_PROBLEM = re.compile(
     r"井盖[^，。,]{0,3}(没|丢|坏|缺|掀|翻)|停了[^，。,]{0,4}(水|电|气)|赌钱|赌博|聚赌|打牌赌|"
     r"(自来水|水)[^，。,]{0,6}(发黄|黄色|黄嘅|浑|有沉淀|有虫)|坝坝舞|广场舞|拖粮|拖糧|唔俾|唔畀|欺凌|被同学打|"
     r"提不了现|提不出现|非法集资|(伤口|手术)[^，。,]{0,6}感染|"
+    r"扣着|扣押|送礼|苍蝇|蟑螂|老鼠|音箱|喇叭|高音|散装汽油|(卖|存放|囤)[^，。,]{0,2}烟花|不卸|空车[^，。,]{0,2}不停|"
     r"拉客|不打表|一口价|咬(了|伤了)(一个|人|小孩|孩子|学生|我家)|(电梯)[^，。,]{0,6}(不动|卡住|关人|下坠)")
 # A question about one's rights in a dispute ("这样合法吗", "押金不退能找谁", "医药费谁来出"):
 # 12345 takes it, and the department of the dispute answers it.
-DISPUTE_ASK = re.compile(r"(合法|违法|犯法)(吗|不|没有)|(?<!补发|补办|办理|换发|补领|注销|变更|申请|认定)找谁(?!办|开|盖)|谁(来)?(管|负责|出|赔)|该找哪个部门|"
+DISPUTE_ASK = re.compile(r"(合法|违法|犯法)(吗|不|没有)|(?<!补发|补办|办理|换发|补领|注销|变更|申请|认定)找谁(?!办|开|盖|审|批|申|登|备|签|补|换)|谁(来)?(管|负责|出|赔)|该找哪个部门|"
                          r"(能|可以)(要求)?(赔偿|索赔|退钱|要回|退回)|赔偿吗|索赔|要得回|要回来|不认账|耍赖|"
                          r"报警|(能|会)管吗|管不管|有人管吗|得唔得|不是(他们|我们|我)的责任|推卸责任")
 # Asking the government to do something: a request for help or a suggestion
@@ -118,7 +119,7 @@ def tells_only(text: str) -> bool:
 
 # A document that expires is a renewal to apply for, not a complaint (身份证过期了,
 # 驾照快到期); expired food or medicine stays a complaint.
-DOCUMENT_EXPIRY = re.compile(r"(证|照|卡|签注|执照|牌)[^，。,；;]{0,4}(过期|到期)")
+DOCUMENT_EXPIRY = re.compile(r"((?<!合格)证|照|卡|签注|执照|牌)[^，。,；;]{0,4}(过期|到期)")  # not a lift's 合格证
 # So is a damaged one (身份证坏了, 社保卡芯片坏了): a replacement, not a broken street lamp.
 # A disabled person's device worn out (假肢用坏了) is likewise a replacement (辅具配置).
 DOCUMENT_DAMAGE = re.compile(r"(证|照|卡|执照|牌|户口本|假肢|轮椅|助听器|辅具|拐杖)[^，。,；;]{0,4}(坏了|损坏|破损|坏掉)")
@@ -243,6 +244,8 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
         return "both"
     if THIRD_PARTY.search(text) and not ASKS_HOW.search(text) and not SELF_ASK.search(text):
         return "complaint"  # another party's wrong, even in a service's words ("开发商不给办房产证")
+    if DISPUTE_ASK.search(text) and not ASKS_HOW.search(text):
+        return "complaint"  # what one's rights are in a dispute ("他不认账怎么办", "这样合法吗")
     if c and (not s or not service_confident):
         return "complaint"
     if service_confident:

@@ -295,13 +295,14 @@ def test_plain_problem_words_leave_service_questions_alone():
                                   "老板说我签的合同里写了不交社保，这样合法吗", "装修的时候把邻居家墙弄裂了，邻居要我赔，这事谁管",
                                   "镇上这几天停了三天水", "街口有家黑诊所在给人输液", "有人往河里倒废料",
                                   "希望有关部门管一下夜市的噪音", "能不能派人把路口的树枝修一下",
-                                  "人行道上的井盖被人掀了", "出租屋里有人聚赌", "借给朋友的钱他不还，报警有用吗"])
+                                  "人行道上的井盖被人掀了", "出租屋里有人聚赌", "借给朋友的钱他不还，报警有用吗",
+                                  "商场的扶梯合格证过期半年了", "车被人刮了，对方不认账怎么办", "奶茶店门口的音箱从早放到晚"])
 def test_a_statement_a_dispute_a_plain_report_or_a_request_is_a_complaint(text):
     assert intent_of(text, True, 0.3) == "complaint"
 
 
 @pytest.mark.parametrize("text", ["以前当兵户口注销了，现在回来了想把户口恢复一下",  # a long statement of a wish
-                                  "身份证掉了补办找谁", "被猫抓了，哪里能打狂犬疫苗",
+                                  "身份证掉了补办找谁", "被猫抓了，哪里能打狂犬疫苗", "开餐馆的排污许可找谁审批",
                                   "退休后要去外地和子女一起生活，医保异地就医怎么备案"])
 def test_a_long_question_with_a_wish_or_an_ask_stays_a_service(text):
     assert intent_of(text, True, 0.3) == "service"
