@@ -46,6 +46,8 @@ PLAIN_PROBLEM = re.compile(
     r"提不了现|提不出现|非法集资|(伤口|手术)[^，。,]{0,6}感染|"
     r"扣着|扣押|送礼|苍蝇|蟑螂|老鼠|音箱|喇叭|高音|散装汽油|(卖|存放|囤)[^，。,]{0,2}烟花|不卸|空车[^，。,]{0,2}不停|"
     r"拉客|不打表|一口价|咬(了|伤了)(一个|人|小孩|孩子|学生|我家)|(电梯)[^，。,]{0,6}(不动|卡住|关人|下坠)")
+# "…怎么办" closing a dispute asks what to do now, not how to apply for something.
+_WHAT_NOW = re.compile(r"(我|我们)?(该|应该|要)?怎么办[啊呀呢嘛吧？?！!。]*$")
 # A question about one's rights in a dispute ("这样合法吗", "押金不退能找谁", "医药费谁来出"):
 # 12345 takes it, and the department of the dispute answers it.
 DISPUTE_ASK = re.compile(r"(合法|违法|犯法)(吗|不|没有)|(?<!补发|补办|办理|换发|补领|注销|变更|申请|认定)找谁(?!办|开|盖|审|批|申|登|备|签|补|换)|谁(来)?(管|负责|出|赔)|该找哪个部门|"
@@ -244,7 +246,7 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
         return "both"
     if THIRD_PARTY.search(text) and not ASKS_HOW.search(text) and not SELF_ASK.search(text):
         return "complaint"  # another party's wrong, even in a service's words ("开发商不给办房产证")
-    if DISPUTE_ASK.search(text) and not ASKS_HOW.search(text):
+    if DISPUTE_ASK.search(text) and not ASKS_HOW.search(_WHAT_NOW.sub("", text)):
         return "complaint"  # what one's rights are in a dispute ("他不认账怎么办", "这样合法吗")
     if c and (not s or not service_confident):
         return "complaint"
