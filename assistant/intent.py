@@ -14,6 +14,7 @@ answer's confidence and the dispatch catalogue's similarity break ties.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # A problem to be handled: a report, a complaint, a plea, a suggestion.
 COMPLAINT = re.compile(
@@ -154,7 +155,8 @@ CAUSE_ASK = re.compile(r"(是)?(啥子?|什么)原因|咋回事")
 INFO_ASK = re.compile(f"{CHAT_ASK.pattern}|{FACT_ASK.pattern}|{CAUSE_ASK.pattern}")
 
 
-def complaint_cues(text: str) -> list[str]:
+@lru_cache(maxsize=4096)  # several rules ask for the cues of one message: found once
+def complaint_cues(text: str) -> tuple[str, ...]:
     cues = {m.group(0) for pattern in (COMPLAINT, PLAIN_PROBLEM, REQUEST, DISPUTE_ASK) for m in pattern.finditer(text)}
     if not SELF_ASK.search(text):
         cues |= {m.group(0) for m in THIRD_PARTY.finditer(text)}
@@ -164,7 +166,7 @@ def complaint_cues(text: str) -> list[str]:
         cues.discard("过期")
     if DOCUMENT_DAMAGE.search(text):
         cues -= {"坏了", "损坏", "破损", "坏掉", "用不了", "刷不了"}
-    return sorted(cues)
+    return tuple(sorted(cues))
 
 
 def meaning_may_decide(text: str) -> bool:
@@ -209,8 +211,9 @@ def asks_no_service(text: str) -> bool:
     return bool(CHATTER.match(text.strip()) or ABOUT_ME.search(text))
 
 
-def service_cues(text: str) -> list[str]:
-    return sorted({m.group(0) for m in SERVICE.finditer(text)})
+@lru_cache(maxsize=4096)
+def service_cues(text: str) -> tuple[str, ...]:
+    return tuple(sorted({m.group(0) for m in SERVICE.finditer(text)}))
 
 
 def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
