@@ -39,13 +39,13 @@ PLAIN_PROBLEM = re.compile(
     r"电鱼|电打鱼|炸鱼|毒鱼|逃逸|对方跑了|卷钱|没退|不公开|不透明|明明|一堆(证明|材料)|"
     r"指定(的)?(医院|店|机构|地点|商家)|说成|冒充|夸大|虚假宣传|(货|快递|包裹)[^，。,]{0,3}丢|丢了我的|"
     # a supply out for days, an unlicensed trade, waste let into a river, a broken rail, a bite
-    r"停(了)?[一两三四五六七八九十几\d]+天|黑(诊所|作坊|加油站|网吧|工厂|中介|车)|无牌|套牌|没有?牌照的|"
-    r"(排|倒)[^，。,]{0,4}(污水|黑水|废水|脏水|废料)|往河里|没有?(检疫|挂证|标签)|冇(标签|包装|牌)|"
-    r"放烟花|燃放|放鞭炮|放炮|(堆|摆|占)到(马路|人行道|路上|路边)|(栏杆|护栏|围栏|扶手)[^，。,]{0,3}(断|坏|没)|"
+    r"停(了)?[一两三四五六七八九十几\d]+天|黑(诊所|作坊|加油站|网吧|工厂|中介|车)|无牌|没有?牌照的|"
+    r"(排|倒)[^，。,]{0,4}(黑水|脏水|废料)|往(河|江|塘|沟|渠)里?(排|倒)|往河里|没有?(检疫章|检疫标志|挂证|标签)|冇(标签|包装|牌)|"
+    r"放烟花|放鞭炮|放炮|(堆|摆|占)到(马路|人行道|路上|路边)|(栏杆|护栏|围栏|扶手)[^，。,]{0,3}(断|坏|没)|"
     r"井盖[^，。,]{0,3}(没|丢|坏|缺|掀|翻)|停了[^，。,]{0,4}(水|电|气)|赌钱|赌博|聚赌|打牌赌|"
     r"(自来水|水)[^，。,]{0,6}(发黄|黄色|黄嘅|浑|有沉淀|有虫)|坝坝舞|广场舞|拖粮|拖糧|唔俾|唔畀|欺凌|被同学打|"
     r"提不了现|提不出现|非法集资|(伤口|手术)[^，。,]{0,6}感染|"
-    r"扣着|扣押|送礼|苍蝇|蟑螂|老鼠|音箱|喇叭|高音|散装汽油|(卖|存放|囤)[^，。,]{0,2}烟花|不卸|空车[^，。,]{0,2}不停|"
+    r"扣着|扣押|送礼|苍蝇|蟑螂|老鼠|音箱|喇叭|高音|散装汽油|(在|偷偷|私自)(卖|存放|囤)[^，。,]{0,2}烟花|(存放|囤)[^，。,]{0,2}烟花|不卸|空车[^，。,]{0,2}不停|"
     r"拉客|不打表|一口价|咬(了|伤了)(一个|人|小孩|孩子|学生|我家)|(电梯)[^，。,]{0,6}(不动|卡住|关人|下坠)")
 # "…怎么办" closing a dispute asks what to do now, not how to apply for something.
 _WHAT_NOW = re.compile(r"(我|我们)?(该|应该|要)?怎么办[啊呀呢嘛吧？?！!。]*$")
@@ -222,7 +222,8 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
               dispatch_cosine: float | None = None, near_dispatch: float = NEAR_DISPATCH) -> str:
     """"service" | "complaint" | "both" | "out_of_scope".
 
-    * a message over 40 Chinese characters that does not ask how to apply for something → complaint;
+    * a message over 40 Chinese characters that does not ask how to apply for something,
+      or over 25 that asks nothing at all (``tells_only``) → complaint;
     * complaint cues and no service cue → complaint; a confident service answer
       whose item handles complaints (投诉/举报/维权/纠纷/调解), or a complaint of the
       item's delay or refusal ("一直没批"), makes it "both";
@@ -232,6 +233,8 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
       ``near_dispatch`` close to one (``dispatch_cosine``), where ``meaning_may_decide``
       → complaint ("both" when the item handles complaints or it complains of the
       item's delay);
+    * another party's wrong (``THIRD_PARTY``) or a question about one's rights in a
+      dispute (``DISPUTE_ASK``: 合法吗, 找谁, 不认账怎么办) → complaint, unless it asks how to apply;
     * no cue: a confident service answer → service; else a message close to a
       dispatch category (long messages are problems more often than questions) → complaint.
     """
