@@ -304,6 +304,7 @@ def test_a_statement_a_dispute_a_plain_report_or_a_request_is_a_complaint(text):
 @pytest.mark.parametrize("text", ["以前当兵户口注销了，现在回来了想把户口恢复一下",  # a long statement of a wish
                                   "身份证掉了补办找谁", "被猫抓了，哪里能打狂犬疫苗", "开餐馆的排污许可找谁审批",
                                   "单位搞个大型焰火燃放活动", "春节想在门口卖烟花", "我的车被人套牌了",
+                                  "希望能查一下我这些年的养老保险缴费记录",
                                   "退休后要去外地和子女一起生活，医保异地就医怎么备案"])
 def test_a_long_question_with_a_wish_or_an_ask_stays_a_service(text):
     assert intent_of(text, True, 0.3) == "service"
