@@ -7,7 +7,7 @@ department to a type, list categories, measure routing.
     wenban dispatch categories guangan
     wenban dispatch eval --catalogue guangan [--separation] [--calibrate] [--split dev|heldout|all] [--no-dense]
     wenban dispatch messages -c guangan -c guangdong [--set heldout|b6|b7|b8|t2|t3|dev|FILE] [--failures]
-    wenban dispatch messages --set t2,dev --calibrate
+    wenban dispatch messages --set t2,t3,dev --calibrate
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def _calibrate(assistant, args) -> int:
     names = [n.strip() for n in args.set.split(",") if n.strip()]
     if any(n in HELD_OUT for n in names):
         print(f"error: {', '.join(HELD_OUT)} are held out (for measuring only); fit on tuning sets, "
-              "e.g. --set t2,dev", file=sys.stderr)
+              "e.g. --set t2,t3,dev", file=sys.stderr)
         return 2
     paths = [SETS.get(n) or Path(n) for n in names]
     threshold, bands = fit_threshold(assistant, args.catalogue or ["guangan", "guangdong"], paths)
@@ -193,5 +193,5 @@ def add_parser(sub) -> None:
     s.add_argument("--failures", action="store_true", help="list every message routed wrongly")
     s.add_argument("--calibrate", action="store_true",
                    help="refit data/dispatch/calibration.json on the sets given to --set (a comma list of "
-                        "tuning sets, e.g. t2,dev): the lowest confidence whose 0.10 bands above are right ≥ half the time")
+                        "tuning sets, e.g. t2,t3,dev): the lowest confidence whose 0.10 bands above are right ≥ half the time")
     s.set_defaults(func=cmd_messages)
