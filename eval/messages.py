@@ -8,7 +8,9 @@ held out), ``b7`` (``eval/sets/messages-b7.jsonl``, a third such batch, held out
 quarter are complaints phrased with a service word, a fifth requests for help),
 ``b8`` (``eval/sets/messages-b8.jsonl``, a fourth such batch of 172, written by an
 outside-tester session the same way and held out; about a quarter complaints phrased with a
-service word, about a fifth requests for help),
+service word, about a fifth requests for help), ``b9`` (``eval/sets/messages-b9.jsonl``, a fifth
+such batch of 209, written by an outside-tester session the same way and held out: complaints,
+plain reports, requests and suggestions, 13 very short, some in Sichuan or Cantonese wording),
 ``t2`` (``eval/sets/messages-t2.jsonl``, written the same way but as a
 **tuning** set: the team may read it and tune on it), ``t3``
 (``eval/sets/messages-t3.jsonl``, a second outside-written **tuning** set, may be read
@@ -29,7 +31,7 @@ against each bundled catalogue's own departments:
 * ``to_command_centre``: the share sent to the command centre;
 * ``level1``: the first-level class, where the row gives one.
 
-    wenban dispatch messages -c guangan -c guangdong [--set dev|b6|b7|b8|t2|t3] [--failures]
+    wenban dispatch messages -c guangan -c guangdong [--set dev|b6|b7|b8|b9|t2|t3] [--failures]
 """
 
 from __future__ import annotations
@@ -47,10 +49,11 @@ SETS = {"heldout": MESSAGES, "dev": REPO_ROOT / "eval" / "sets" / "dispatch-ever
         "b6": REPO_ROOT / "eval" / "sets" / "messages-b6.jsonl",
         "b7": REPO_ROOT / "eval" / "sets" / "messages-b7.jsonl",
         "b8": REPO_ROOT / "eval" / "sets" / "messages-b8.jsonl",
+        "b9": REPO_ROOT / "eval" / "sets" / "messages-b9.jsonl",
         "t2": REPO_ROOT / "eval" / "sets" / "messages-t2.jsonl",
         "t3": REPO_ROOT / "eval" / "sets" / "messages-t3.jsonl"}
 # outside-written sets kept for measuring only: never fitted or tuned on
-HELD_OUT = ("heldout", "b6", "b7", "b8")
+HELD_OUT = ("heldout", "b6", "b7", "b8", "b9")
 
 
 def load_messages(path: Path = MESSAGES) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ def test_a_row_without_a_type_is_an_error_naming_its_line(tmp_path):
         load_messages(f)
 
 
-@pytest.mark.parametrize("name", ["heldout", "dev"])
+@pytest.mark.parametrize("name", ["heldout", "dev", "b9"])
 def test_both_sets_load_and_name_known_types(name):
     from eval.messages import SETS
     from store import dispatch as ds
@@ -99,7 +99,7 @@ def test_calibrate_refuses_a_held_out_set(tmp_path, monkeypatch, capsys):
 
     target = tmp_path / "calibration.json"
     monkeypatch.setattr(dispatch, "CALIBRATION", target)
-    for sets in ("heldout", "t2,b7", "b6"):
+    for sets in ("heldout", "t2,b7", "b6", "b9"):
         assert _calibrate(None, argparse.Namespace(set=sets, catalogue=None)) == 2
         assert "held out" in capsys.readouterr().err
     assert not target.exists()

@@ -6,7 +6,7 @@ department to a type, list categories, measure routing.
     wenban dispatch override guangdong 广州市城市管理和综合执法局 综合执法
     wenban dispatch categories guangan
     wenban dispatch eval --catalogue guangan [--separation] [--calibrate] [--split dev|heldout|all] [--no-dense]
-    wenban dispatch messages -c guangan -c guangdong [--set heldout|b6|b7|b8|t2|t3|dev|FILE] [--failures]
+    wenban dispatch messages -c guangan -c guangdong [--set heldout|b6|b7|b8|b9|t2|t3|dev|FILE] [--failures]
     wenban dispatch messages --set t2,t3,dev --calibrate
 """
 
@@ -186,7 +186,8 @@ def add_parser(sub) -> None:
                         "eval/sets/dispatch-everyday-dev.jsonl (48, for choosing methods); b6: "
                         "eval/sets/messages-b6.jsonl (a second outside-written batch, 132); b7: "
                         "eval/sets/messages-b7.jsonl (a third outside-written batch, 171); b8: "
-                        "eval/sets/messages-b8.jsonl (a fourth outside-written batch, 172); t2: "
+                        "eval/sets/messages-b8.jsonl (a fourth outside-written batch, 172); b9: "
+                        "eval/sets/messages-b9.jsonl (a fifth outside-written batch, 209); t2: "
                         "eval/sets/messages-t2.jsonl (outside-written for tuning, 191: may be read); t3: "
                         "eval/sets/messages-t3.jsonl (a second outside-written tuning set, 261: may be read); "
                         "or a JSONL path")
