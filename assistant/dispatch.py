@@ -30,6 +30,7 @@ import re
 import secrets
 import threading
 import time
+from functools import lru_cache
 from typing import Any
 
 from collections import Counter
@@ -90,6 +91,13 @@ class HistoryModel:
         p = self.clf.predict_proba(self.vec.transform([clean_text(text)]))[0]
         order = np.argsort(-p)
         return [(self.clf.classes_[i], float(p[i])) for i in order]
+
+
+@lru_cache(maxsize=4096)  # the category weights and the type ranking both ask
+def named_types(text: str) -> tuple[str, ...]:
+    """The department types whose offices or overseen institutions ``text`` names
+    (``dispatch_score.named_types`` with the shipped ``常见叫法``)."""
+    return tuple(sorted(dsc.named_types(text, ds.everyday_names())))
 
 
 def _where(db) -> str:
@@ -167,6 +175,8 @@ class Router:
         self.history = history_model(db, catalogue) if use_history else None
         self.level1 = level1_model(db, catalogue, self.rows) if use_history else None
         self.l1s = [r["l1"] for r in self.rows]
+        self.leads = [r["lead"] for r in self.rows]
+        self.party_weight, self.party_share = dsc.PARTY_WEIGHT, dsc.PARTY_SHARE
         meta = db["catalogues"].get(catalogue) if db["catalogues"].count_where("name = ?", [catalogue]) else None
         enquiry = json.loads(meta["enquiry"]) if meta and meta.get("enquiry") else {}
         self.command_centre = enquiry.get("hotline") or None
@@ -192,14 +202,18 @@ class Router:
     def weights(self, text: str, scores: np.ndarray | None = None, vector: np.ndarray | None = None) -> np.ndarray:
         """One non-negative weight per category, higher = closer: TF-IDF cosines, or
         with an embedder or history the shares of the fused scores (TF-IDF, dense,
-        and the level-1 class learned from past work orders). ``vector``: the dense
+        the level-1 class learned from past work orders, and the department the
+        message names: ``named_types``). ``vector``: the dense
         query vector, when the caller has it (``DenseMatcher.scores``)."""
         scores = self.category_scores(text) if scores is None else scores
-        if self.dense is None and self.level1 is None:
+        named = named_types(text) if self.party_weight else ()
+        if self.dense is None and self.level1 is None and not named:
             return scores
         fused = dsc.fuse(scores, self.dense.scores(text, vector) if self.dense is not None else None)
         if self.level1 is not None:
             fused = fused + self.level1.bonus(text, self.l1s)
+        if named:
+            fused = fused + self.party_weight * np.isin(self.leads, list(named))
         return dsc.shares(fused)
 
     def type_ranking(self, text: str, scores: np.ndarray | None = None,
@@ -221,6 +235,8 @@ class Router:
         if self.history is not None:
             hist = dict(self.history.predict(text))
             ranked = {t: 0.7 * hist.get(t, 0.0) + 0.3 * ranked.get(t, 0.0) for t in set(hist) | set(ranked)}
+        for t in named_types(text) if self.party_share else ():
+            ranked[t] = ranked.get(t, 0.0) + self.party_share
         if dsc.names_place(extract(mask(text))["place"]):
             bonus = dsc.PLACE_BONUS if self.history is None else dsc.PLACE_BONUS_WITH_HISTORY
             ranked[dsc.LOCAL_TYPE] = ranked.get(dsc.LOCAL_TYPE, 0.0) + bonus

@@ -84,6 +84,16 @@ def department_types() -> dict[str, list[str]]:
         return {r["类型"]: split_list(r["名称关键词"]) or [] for r in csv.DictReader(f)}
 
 
+@lru_cache(maxsize=1)
+def everyday_names() -> dict[str, list[str]]:
+    """type → how citizens name the department, its offices and what it directly
+    oversees (公安: 派出所, 交警, 车管所; 教育: 学校, 幼儿园), from the ``常见叫法``
+    column of ``data/dispatch/department_types.csv``, with the official name keywords."""
+    with DEPARTMENT_TYPES.open(encoding="utf-8") as f:
+        return {r["类型"]: (split_list(r["名称关键词"]) or []) + (split_list(r.get("常见叫法") or "") or [])
+                for r in csv.DictReader(f)}
+
+
 def type_of(name: str | None) -> str | None:
     """The department type a name belongs to: "区生态环境局" → "生态环境"; None when unknown.
     The longest matching keyword wins, so "街道" loses to a bureau's own name."""

@@ -42,6 +42,35 @@ def test_naming_a_community_raises_the_street(db):
     assert abs(sum(placed.values()) - 1) < 1e-6  # still shares
 
 
+def test_named_party_finds_the_department_type():
+    names = ds.everyday_names()
+    assert dsc.named_types("派出所上户口一直要我们补证明", names) == {"公安"}
+    assert dsc.named_types("城管把我三轮车收走了", names) == {"综合执法"}
+    assert dsc.named_types("社保局窗口推来推去", names) == {"人社"}
+    assert dsc.named_types("卫生院开了一堆检查，医保报完还出两千", names) == {"卫生健康", "医保"}
+    # a name used as a place, or as where someone ended up, names no party
+    assert dsc.named_types("学校门口接送的车把路堵死了", names) == set()
+    assert dsc.named_types("吃完拉肚子，五个人都进了医院", names) == set()
+    assert dsc.named_types("楼下饭店油烟太大", names) == set()
+
+
+def test_naming_a_party_raises_its_department(db):
+    router = Router(db, "hall", threshold=0.0, use_history=False)
+    text = "派出所办事的时候被推来推去，跑了好几趟"
+    router.party_weight = router.party_share = 0.0
+    plain_weights, plain = router.weights(text), [t for t, _ in router.type_ranking(text)]
+    router.party_weight, router.party_share = dsc.PARTY_WEIGHT, dsc.PARTY_SHARE
+    weights, named = router.weights(text), [t for t, _ in router.type_ranking(text)]
+    police = [i for i, r in enumerate(router.rows) if r["lead"] == "公安"]
+    assert weights[police].sum() > plain_weights[police].sum()  # its categories gain …
+    assert "公安" in named[:2] and ("公安" not in plain or named.index("公安") < plain.index("公安"))  # … and its type
+    # a message naming no party routes as before
+    router.party_weight = router.party_share = 0.0
+    before = router.route("楼下饭店油烟太大")
+    router.party_weight, router.party_share = dsc.PARTY_WEIGHT, dsc.PARTY_SHARE
+    assert router.route("楼下饭店油烟太大")["types"] == before["types"]
+
+
 def test_splits_are_time_ordered_and_disjoint():
     rows = [{"date": f"2019-01-{d:02d}", "n": d} for d in (5, 1, 9, 3, 7, 2, 8, 4)]
     dev, held, every = by_time(rows, "dev"), by_time(rows, "heldout"), by_time(rows, "all")
