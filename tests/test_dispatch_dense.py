@@ -52,6 +52,8 @@ def test_named_party_finds_the_department_type():
     assert dsc.named_types("学校门口接送的车把路堵死了", names) == set()
     assert dsc.named_types("吃完拉肚子，五个人都进了医院", names) == set()
     assert dsc.named_types("楼下饭店油烟太大", names) == set()
+    # going to an office to be served there is about that office
+    assert dsc.named_types("去派出所办户口被推来推去", names) == {"公安"}
 
 
 def test_naming_a_party_raises_its_department(db):
