@@ -51,7 +51,7 @@ PARTY_SHARE = 0.5
 # A name used as a place is no party: "学校门口堵车" is traffic, "吃坏肚子进了医院" food.
 # Going to an office ("去派出所办户口") is about that office: 去 and 到 do not exclude.
 _AS_PLACE_AFTER = re.compile(r"门口|周边|周围|附近|旁边|对面|边上|外面|后面|前面|一带|路口|那条路|那段路")
-_AS_PLACE_BEFORE = re.compile(r"(进了|送到|送去|送进|送|住进|住进了|住了)$")
+_AS_PLACE_BEFORE = re.compile(r"(进了|送到|送去|送进|送|住进|住了)$")  # 住进了 ends in 进了
 
 
 def named_types(text: str, names: dict[str, list[str]]) -> set[str]:

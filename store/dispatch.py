@@ -78,10 +78,16 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 # ------------------------------------------------------- department types --
 
 @lru_cache(maxsize=1)
+def _type_rows() -> tuple[dict[str, str], ...]:
+    """The rows of ``data/dispatch/department_types.csv``, read once."""
+    with DEPARTMENT_TYPES.open(encoding="utf-8") as f:
+        return tuple(csv.DictReader(f))
+
+
+@lru_cache(maxsize=1)
 def department_types() -> dict[str, list[str]]:
     """type → name keywords, from ``data/dispatch/department_types.csv``."""
-    with DEPARTMENT_TYPES.open(encoding="utf-8") as f:
-        return {r["类型"]: split_list(r["名称关键词"]) or [] for r in csv.DictReader(f)}
+    return {r["类型"]: split_list(r["名称关键词"]) or [] for r in _type_rows()}
 
 
 @lru_cache(maxsize=1)
@@ -89,9 +95,8 @@ def everyday_names() -> dict[str, list[str]]:
     """type → how citizens name the department, its offices and what it directly
     oversees (公安: 派出所, 交警, 车管所; 教育: 学校, 幼儿园), from the ``常见叫法``
     column of ``data/dispatch/department_types.csv``, with the official name keywords."""
-    with DEPARTMENT_TYPES.open(encoding="utf-8") as f:
-        return {r["类型"]: (split_list(r["名称关键词"]) or []) + (split_list(r.get("常见叫法") or "") or [])
-                for r in csv.DictReader(f)}
+    return {r["类型"]: department_types()[r["类型"]] + (split_list(r.get("常见叫法") or "") or [])
+            for r in _type_rows()}
 
 
 def type_of(name: str | None) -> str | None:
