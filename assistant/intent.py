@@ -117,7 +117,7 @@ STATEMENT = 25
 
 def tells_only(text: str) -> bool:
     """A long statement with no form of asking ("楼下烧烤摊每晚开到两点，吵得人睡不着觉")."""
-    return len(_CJK.findall(text)) > STATEMENT and not ASK_FORM.search(text)
+    return len(_CJK.findall(_own(text))) > STATEMENT and not ASK_FORM.search(_both(text))
 
 
 # A document that expires is a renewal to apply for, not a complaint (身份证过期了,
@@ -155,8 +155,48 @@ CAUSE_ASK = re.compile(r"(是)?(啥子?|什么)原因|咋回事")
 INFO_ASK = re.compile(f"{CHAT_ASK.pattern}|{FACT_ASK.pattern}|{CAUSE_ASK.pattern}")
 
 
+# Citizens write as they speak: south-western Mandarin (广安) and Cantonese (广东) put
+# their own words where the rules above expect Mandarin ones (咋个 for 怎么, 冇 for 没有,
+# 落雨 for 下雨). General knowledge of both, longest first; the rules read the Mandarin
+# reading beside the citizen's own words (``_both``), so a dialect cue matches as before.
+DIALECT = (
+    # south-western Mandarin
+    ("咋个", "怎么"), ("咋子", "怎么"), ("咋样", "怎样"), ("咋", "怎么"), ("啷个", "怎么"), ("啥子", "什么"),
+    ("啥", "什么"), ("有没得", "有没有"), ("没得", "没有"), ("哪儿", "哪里"), ("晓得", "知道"),
+    # Cantonese
+    ("点样", "怎样"), ("点办", "怎么办"), ("点解", "为什么"), ("边度", "哪里"), ("边个", "谁"), ("喺", "在"),
+    ("冇", "没有"), ("唔", "不"), ("系咪", "是不是"), ("係咪", "是不是"), ("係", "是"), ("嘅", "的"), ("咗", "了"),
+    ("啲", "些"), ("乜嘢", "什么"), ("咩", "什么"), ("几多", "多少"), ("几时", "什么时候"), ("落雨", "下雨"),
+    ("睇", "看"), ("俾", "给"), ("畀", "给"), ("揾", "找"), ("屋企", "家里"), ("佢", "他"), ("嚟", "来"),
+    ("嗰", "那"), ("而家", "现在"),
+)
+_DIALECT = re.compile("|".join(re.escape(w) for w, _ in sorted(DIALECT, key=lambda p: -len(p[0]))))
+_MANDARIN = dict(DIALECT)
+_BREAK = "\n。"
+
+
+def plain(text: str) -> str:
+    """``text`` with dialect words in Mandarin ("点样申请" → "怎样申请"; Mandarin stays)."""
+    return _DIALECT.sub(lambda m: _MANDARIN[m.group(0)], text)
+
+
+def _both(text: str) -> str:
+    """The citizen's words and, when they differ, their Mandarin reading, joined by a
+    break no rule reads across (``.`` stops at the newline, ``[^，。,]`` at the 。)."""
+    if _BREAK in text:  # already joined
+        return text
+    p = plain(text)
+    return text if p == text else f"{text}{_BREAK}{p}"
+
+
+def _own(text: str) -> str:
+    """The citizen's own words of a joined text (for counting characters)."""
+    return text.split(_BREAK, 1)[0]
+
+
 @lru_cache(maxsize=4096)  # several rules ask for the cues of one message: found once
 def complaint_cues(text: str) -> tuple[str, ...]:
+    text = _both(text)
     cues = {m.group(0) for pattern in (COMPLAINT, PLAIN_PROBLEM, REQUEST, DISPUTE_ASK) for m in pattern.finditer(text)}
     if not SELF_ASK.search(text):
         cues |= {m.group(0) for m in THIRD_PARTY.finditer(text)}
@@ -174,6 +214,7 @@ def meaning_may_decide(text: str) -> bool:
     complaint: not when it asks how to apply, has a service cue and no complaint cue
     ("我想申请低保"), or is about a document to renew or the weather."""
     cues = complaint_cues(text)
+    text = _both(text)
     return (bool(cues or not service_cues(text)) and not ASKS_HOW.search(text)
             and not WEATHER.search(text) and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text)
             and not (INFO_ASK.search(text) and not cues))
@@ -186,6 +227,7 @@ PROGRESS_ASK = re.compile(r"查(一下|询|查)?[^，。,；;]{0,8}进度|进度
 def grieves(text: str) -> bool:
     """Whether ``text`` complains of how a service is handled (``GRIEVANCE``) rather than
     asking for it in its situation ("身份证还没办下来，能开个临时证明吗", "居住证还没消息，在哪查")."""
+    text = _both(text)
     return (bool(GRIEVANCE.search(text)) and not ASKS_HOW.search(text) and not SELF_ASK.search(text)
             and not PROGRESS_ASK.search(text) and not DOCUMENT_DAMAGE.search(text))
 
@@ -208,12 +250,12 @@ def asks_no_service(text: str) -> bool:
     questions became not_found.)"""
     if service_cues(text) or complaint_cues(text):
         return False
-    return bool(CHATTER.match(text.strip()) or ABOUT_ME.search(text))
+    return bool(CHATTER.match(_both(text.strip())) or ABOUT_ME.search(_both(text)))
 
 
 @lru_cache(maxsize=4096)
 def service_cues(text: str) -> tuple[str, ...]:
-    return tuple(sorted({m.group(0) for m in SERVICE.finditer(text)}))
+    return tuple(sorted({m.group(0) for m in SERVICE.finditer(_both(text))}))
 
 
 def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
@@ -239,7 +281,8 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
       dispatch category (long messages are problems more often than questions) → complaint.
     """
     c, s = complaint_cues(text), service_cues(text)
-    if (len(_CJK.findall(text)) > LONG_MESSAGE and not ASKS_HOW.search(text)) or tells_only(text):
+    own, text = text, _both(text)
+    if (len(_CJK.findall(own)) > LONG_MESSAGE and not ASKS_HOW.search(text)) or tells_only(text):
         # a long account of a situation with no ask for how to apply is a 诉求, whatever
         # the service search found in it (it was calibrated on short questions)
         return "complaint" if not (service_confident and service_item_name and

@@ -455,3 +455,17 @@ def test_meaning_decides_only_where_no_service_cue_stands_alone():
     assert meaning_may_decide("申请低保一直没批下来")  # a complaint cue beside the service cue
     for text in ("我想申请低保", "怎么办理营业执照", "身份证过期了", "明天会下雨吗"):
         assert not meaning_may_decide(text), text
+
+
+def test_dialect_words_are_read_in_mandarin_beside_the_citizens_own():
+    from assistant.intent import ASKS_HOW, complaint_cues, meaning_may_decide, plain, service_cues
+
+    assert plain("点样申请") == "怎样申请" and plain("咋个办") == "怎么办" and plain("怎么办") == "怎么办"
+    # the weather asked in dialect is still the weather, not a 诉求 close in meaning
+    assert not meaning_may_decide("今天下午会不会落雨哦")
+    assert not meaning_may_decide("明天会不会下雨")
+    # an ask for how to apply, in Cantonese or Sichuanese, keeps a long story a service question
+    assert not ASKS_HOW.search("点样申请") and not meaning_may_decide("野猪拱了我的番薯，听讲有补偿，点样申请")
+    assert service_cues("咋个申请") == ("申请",)
+    # a Cantonese cue the rules name in its own words still counts
+    assert "唔俾" in complaint_cues("房东唔俾退押金")
