@@ -22,7 +22,7 @@ COMPLAINT = re.compile(
     r"多收|乱涨|坏了|不亮|堵了|堵塞|漏水|积水|违建|违章|私搭|乱搭|占道|乱停|乱倒|乱扔|乱贴|没人管|无人管|不作为|"
     r"推诿|不处理|不解决|建议|呼吁|希望.{0,12}(增加|解决|改善|整改|处理|尽快)|恳请|请求.{0,8}(处理|解决|查处)|"
     r"强烈要求|被骗|诈骗|过期|变质|假货|不退|跑路|隐患|安全问题|扰乱|太差|不合理|维权|欺诈|霸王|强拆|"
-    r"烂尾|逾期|停工|施工|渣土|扬尘|偷排|直排|黑车|拒载|体罚|刁难|态度差|态度恶劣|曝光|问题严重|何时能|什么时候能解决|"
+    r"烂尾|逾期|停工|(夜间|半夜|晚上|深夜|凌晨|通宵|连夜|夜里|天天|周末)[^，。,]{0,4}施工|施工[^，。,]{0,6}(吵|噪|扰|灰|尘|到半夜|到凌晨)|渣土|扬尘|偷排|直排|黑车|拒载|体罚|刁难|态度差|态度恶劣|曝光|问题严重|何时能|什么时候能解决|"
     r"怎么没人|为什么不|凭什么|不给(办|退|发|开|交)|拒绝(办理|退|赔)|被打|打架|偷|盗")
 # Problems as people state them in a few words ("停水了也不通知", "药店卖假药",
 # "电梯经常坏"): breakdowns, outages, smells, coercion, refusals, fakes, delays.
@@ -32,7 +32,7 @@ PLAIN_PROBLEM = re.compile(
     r"(不|没|没有)(提前)?通知|燃气味|煤气味|臭气|恶臭|熏天|难闻|强制(?!执行|性|保险|险)|强迫|不赔|拒赔|假药|卖假|假冒|"
     r"没批|不批|批不下来|不给[^，。,]{0,4}(交|办|退|发|开|赔|报)|(报销|退款|退费|赔偿)不了|不能报销|吵|"
     r"不明码标价|缺斤少两|短斤少两|宰客|(?<![特贫])困人|没人修|不修|没人打扫|没人清|一直没|迟迟|"
-    r"大坑|坑坑洼洼|坑洼|塌陷|(没有|无)资质|无证(经营|行医|营运)|非法(行医|经营|集资|营运|采)|被咬|咬伤|划伤|"
+    r"大坑|坑坑洼洼|坑洼|塌陷|(?<!有)(没有|无)资质|无证(经营|行医|营运)|非法(行医|经营|集资|营运|采)|被咬|咬伤|划伤|"
     r"臭得|臭死|浑浊|发黄|提不出|取不出|被套|(推销|骚扰)(电话|短信)|不承认|虐待|让(小孩|未成年)|"
     # someone seen doing harm (a report), a forced or false sale, a fee or a refund refused
     r"有人(在)?[^，。,？?！!]{0,10}(挖|烧|倒|排|盖|搭|占|卖|偷|打)|打(老人|孩子|小孩|学生)|(农田|耕地)[^，。,]{0,4}(挖|建|盖)|"
@@ -102,7 +102,7 @@ SERVICE = re.compile(
 
 # An explicit ask for how to get something done, which keeps a long message a service question.
 ASKS_HOW = re.compile(r"(怎么|如何|怎样|去哪|哪里|在哪)(办理|申请|办|申领|补办|登记|领取|报名)|需要(什么|哪些)(材料|证件|手续)|"
-                      r"(要带|准备)(什么|哪些)|办理(流程|条件|时间|地点)")
+                      r"(要带|准备)(什么|哪些)|(需要|要)(什么|哪些)条件|办理(流程|条件|时间|地点)")
 # Questions at a hall are short; a message of more Chinese characters than this
 # tells a story (numbers such as an ID card do not count).
 LONG_MESSAGE = 40
@@ -110,7 +110,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # A question asks; a 诉求 often only tells. A statement of more Chinese characters than
 # STATEMENT with no form of asking at all is an account of a situation, not a question.
 ASK_FORM = re.compile(r"怎么|咋|如何|怎样|哪|什么|啥|吗|么|呢|？|\?|能不能|能否|可不可以|可以|请问|要不要|"
-                      r"需不需要|多久|多少|几|是否|有没有|行不行|(不|没得?|没有|吧)\W*$|"
+                      r"需不需要|多久|多少|几|是否|有没有|行不行|听说|听讲|(不|没得?|没有|吧)\W*$|"
                       r"想(要|把|去|给|再|重新)?[^，。,；;]{0,4}(办|开|补|换|改|转|迁|领|申请|查|交|缴|登记|备案|注销|恢复|签|考)")
 STATEMENT = 25
 
@@ -209,6 +209,18 @@ def complaint_cues(text: str) -> tuple[str, ...]:
     return tuple(sorted(cues))
 
 
+# A short question with no problem cue asks something ("附近有没有修电瓶车的", "坐动车去
+# 重庆要多久"): the closeness in meaning of so few words to a 诉求's phrasing decides nothing.
+SHORT_QUESTION = 16
+_QUESTION = re.compile(r"吗|呢|？|\?|怎么|如何|怎样|哪|什么|能不能|能否|可不可以|要不要|需不需要|多久|多少|"
+                       r"是否|有没有|会不会|行不行|几(点|号|天|时|个|岁|块|钱|月|年|分钟|小时)")
+
+
+def asks_briefly(text: str) -> bool:
+    """A question of at most ``SHORT_QUESTION`` Chinese characters."""
+    return len(_CJK.findall(_own(text))) <= SHORT_QUESTION and bool(_QUESTION.search(_both(text)))
+
+
 def meaning_may_decide(text: str) -> bool:
     """Whether the closeness in meaning (``closer_to_dispatch``) may make ``text`` a
     complaint: not when it asks how to apply, has a service cue and no complaint cue
@@ -217,7 +229,7 @@ def meaning_may_decide(text: str) -> bool:
     text = _both(text)
     return (bool(cues or not service_cues(text)) and not ASKS_HOW.search(text)
             and not WEATHER.search(text) and not DOCUMENT_EXPIRY.search(text) and not DOCUMENT_DAMAGE.search(text)
-            and not (INFO_ASK.search(text) and not cues))
+            and not (INFO_ASK.search(text) and not cues) and not (asks_briefly(text) and not cues))
 
 
 # Asking to check progress is a service of its own (…进度查询 items), however long the wait.

@@ -469,3 +469,25 @@ def test_dialect_words_are_read_in_mandarin_beside_the_citizens_own():
     assert service_cues("咋个申请") == ("申请",)
     # a Cantonese cue the rules name in its own words still counts
     assert "唔俾" in complaint_cues("房东唔俾退押金")
+
+
+def test_a_short_question_with_no_problem_cue_is_not_a_complaint_by_meaning():
+    from assistant.intent import asks_briefly, complaint_cues, meaning_may_decide
+
+    for text in ("附近有没得修电瓶车的", "坐动车去重庆北要多久", "菜市场的牛肉多少钱一斤"):
+        assert asks_briefly(text) and not meaning_may_decide(text), text
+    # numbers (十几条) and a closing 没有 are no question; a long account is no brief question
+    assert not asks_briefly("三楼那户养了十几条狗")
+    assert not asks_briefly("早上学校门口接送的车把整条路都堵死了，一个交警都没有")
+    assert meaning_may_decide("楼道里的灯一直黑着")  # no question at all: meaning may decide
+    assert meaning_may_decide("路灯坏了怎么没人修")  # a problem cue: meaning may decide
+
+
+def test_building_work_is_a_complaint_only_as_a_nuisance():
+    from assistant.intent import complaint_cues
+
+    assert not complaint_cues("想查一个施工员证是不是真的")
+    assert not complaint_cues("工地旁边有棵古树，施工前要报保护方案")
+    assert complaint_cues("隔壁工地夜间施工到凌晨")
+    assert not complaint_cues("想查下这家施工单位有没有资质")  # asks whether it has one
+    assert complaint_cues("这家施工队没有资质")
