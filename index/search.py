@@ -45,7 +45,7 @@ from .build import IndexUnavailable, current_build, verify
 from .calibration import CALIBRATION_PATH, FEATURES, Calibration, calibration_path  # noqa: F401 (re-exported)
 from .embedder import Embedder
 from .local import prefer_own_area
-from .text import (Tokenizer, Vocabulary, actions, asked_actions, char_pairs, claimed_roles, name_core,
+from .text import (Tokenizer, Vocabulary, action_fit, actions, asked_actions, char_pairs, claimed_roles, name_core,
                    name_subject, roles, share_in)
 
 
@@ -363,9 +363,7 @@ class Retriever:
             speaks_as = claimed_roles(expanded)
             asked = char_pairs(question)
             for c in fused.values():
-                has = actions(c.name)
-                if has:
-                    c.fused += p.action if has & wanted else -p.action
+                c.fused += p.action * action_fit(actions(c.name), wanted)
                 if roles(c.name) - speaks_as:
                     c.fused -= p.role
                 # Of one family, the member whose name the question covers, with

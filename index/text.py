@@ -56,7 +56,10 @@ def item_text(item: dict[str, Any], with_department: bool = True,
 # so the same words find the action in an expanded question too.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "lost": ("补办", "补发", "补领", "遗失", "挂失", "补证", "丢失"),
-    "cancel": ("注销", "终止", "歇业", "停业", "撤销"),
+    "cancel": ("注销", "终止", "歇业", "撤销"),
+    # a pause and its end are items of their own (烟草专卖零售许可证停业 / 恢复营业)
+    "suspend": ("停业", "暂停"),
+    "resume": ("恢复", "复业"),
     "renew": ("延续", "换发", "换证", "期满", "延期", "续期", "换领"),
     "change": ("变更", "更正", "改建", "扩建"),
     "query": ("查询", "进度"),
@@ -65,6 +68,22 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "move_in": ("迁入", "转入", "调入"),
     "move_out": ("迁出", "转出", "调出"),
     "unlock": ("解挂", "解冻"),
+    # the first grant: what a question that names no action wants anyway, so it counts
+    # only against a question that asks for another action (``action_fit``)
+    "new": ("设立", "新办", "初次", "首次", "核发", "新设"),
+}
+# How citizens say they want these done, in their own words (question side only:
+# item names use the official words above). General usage, not any item's name.
+ASKED: dict[str, re.Pattern[str]] = {
+    "change": re.compile(r"(要|想|需要|得|咋个?|怎么)改|改(一下|个|成|了|掉)|(变|换|改)了|换(个|成|人)|搬了(地方|家)|"
+                         r"(名称|名字|地址|法人|负责人|股东|经营范围|信息)[^，。,]{0,4}(变|换|改)"),
+    "renew": re.compile(r"满期|到期|快过期|要过期|接着用|继续用|续(一下|期|签|上)|延长"),
+    # out to elsewhere; "迁到广州" is a move in where the catalogue is, so no place names
+    "move_out": re.compile(r"(转|迁|调)(到|去|往)?(外省|外地|外市|外县|省外|市外|县外|别的|其他|另一?个?)|(转|迁|调)(走|出去)"),
+    "move_in": re.compile(r"(转|迁|调)回|(转|迁|调)(进来|过来)|从外(省|地|市|县)(转|迁|调)"),
+    "resume": re.compile(r"恢复|重新(开|营业|开业|开门)"),
+    "suspend": re.compile(r"暂停|暂时(不|停)|停[一两三几半\d]+个?(月|年|天)"),
+    "query": re.compile(r"查(一)?下|查查|查一查|想查|(批|办|好|下来)了?(没|没有|未|吗)|办到哪|到哪一步"),
 }
 
 # Who an item is for, when its name says so, against who the question speaks as.
@@ -104,7 +123,28 @@ def asked_actions(question: str, matches: list[tuple[str, list[str]]]) -> set[st
         set()
     """
     said = [t for _, terms in matches for t in terms if t in ACTION_WORDS]
-    return actions(" ".join([question, *said]))
+    kinds = actions(" ".join([question, *said])) | {kind for kind, how in ASKED.items() if how.search(question)}
+    if "resume" in kinds:  # "停业了几个月，想重新开门": the pause is behind, its end is asked
+        kinds.discard("suspend")
+    return kinds
+
+
+def action_fit(has: set[str], wanted: set[str]) -> int:
+    """+1 when an item does what the question asks, -1 when it does something else,
+    0 when neither says. A first grant (``new``) is what a question naming no action
+    wants anyway, so it counts only against a question asking for another action; and
+    beside another action it is that action's (首次办理…进度查询 is a progress query).
+
+        >>> action_fit({"change"}, {"change"}), action_fit({"change"}, set()), action_fit({"new"}, set())
+        (1, -1, 0)
+        >>> action_fit({"new"}, {"renew"}), action_fit({"new", "query"}, {"new"})
+        (-1, -1)
+    """
+    if not wanted or len(has) > 1:
+        has = has - {"new"}
+    if not has:
+        return 0
+    return 1 if has & wanted else -1
 
 
 def roles(name: str) -> set[str]:

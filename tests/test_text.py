@@ -60,6 +60,26 @@ def test_actions_and_roles():
     # moving in and moving out are two different items of one family
     assert actions("残疾人证迁入") == {"move_in"} and actions("残疾人证迁出") == {"move_out"}
     assert actions("社会保障卡解挂") == {"unlock"} and actions("户口迁移") == set()
+    # a pause, its end and a closing are three different items
+    assert actions("烟草专卖零售许可证停业") == {"suspend"} and actions("烟草专卖零售许可证恢复营业") == {"resume"}
+    assert actions("烟草专卖零售许可证歇业") == {"cancel"}
+
+
+def test_actions_asked_in_everyday_words():
+    from index.text import action_fit
+
+    said = {"修车铺搬了地方，维修经营备案要改地址不": {"change"}, "宠物医院换了负责人": {"change"},
+            "许可证下个月满期，想接着用": {"renew"}, "拖拉机驾驶证要转到外省去": {"move_out"},
+            "停业了几个月，重新开门卖烟": {"resume"}, "药店要装修，协议要暂停": {"suspend"},
+            "申请了临时救助，想查下批了没": {"query"}}
+    for question, kinds in said.items():
+        assert asked_actions(question, []) == kinds, question
+    # a move to a named place is a move in where the catalogue is: no direction guessed
+    assert asked_actions("户口迁到广州", []) == set()
+    assert asked_actions("孩子刚出生怎么上户口", []) == set()
+    # a first grant counts against another action only; beside another action it is that one
+    assert action_fit({"new"}, set()) == 0 and action_fit({"new"}, {"change"}) == -1
+    assert action_fit({"new", "query"}, {"new"}) == -1 and action_fit({"change"}, {"change"}) == 1
 
 
 def test_a_two_character_verb_and_object_may_be_split():
