@@ -75,9 +75,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 # How citizens say they want these done, in their own words (question side only:
 # item names use the official words above). General usage, not any item's name.
 ASKED: dict[str, re.Pattern[str]] = {
-    "change": re.compile(r"(要|想|需要|得|咋个?|怎么)改|改(一下|个|成|了|掉)|(变|换|改)了|换(个|成|人)|搬了(地方|家)|"
+    "change": re.compile(r"(要|想|需要|得|咋个?|怎么)改|改(一下|个|成|了|掉)|(变|换|改)了|换(成|人)|搬了(地方|家)|"
                          r"(名称|名字|地址|法人|负责人|股东|经营范围|信息)[^，。,]{0,4}(变|换|改)"),
-    "renew": re.compile(r"满期|到期|快过期|要过期|接着用|继续用|续(一下|期|签|上)|延长"),
+    # a worn document is replaced by a new one of the same (换发), not changed
+    "renew": re.compile(r"满期|到期|快过期|要过期|接着用|继续用|续(一下|期|签|上)|延长|换(个|张|本)?新(的|证)|(用)?旧了|磨损|看不清"),
     # out to elsewhere; "迁到广州" is a move in where the catalogue is, so no place names
     "move_out": re.compile(r"(转|迁|调)(到|去|往)?(外省|外地|外市|外县|省外|市外|县外|别的|其他|另一?个?)|(转|迁|调)(走|出去)"),
     "move_in": re.compile(r"(转|迁|调)回|(转|迁|调)(进来|过来)|从外(省|地|市|县)(转|迁|调)"),
@@ -144,6 +145,8 @@ def action_fit(has: set[str], wanted: set[str]) -> int:
         has = has - {"new"}
     if not has:
         return 0
+    if has & {"query", "consult"} and not wanted & {"query", "consult"}:
+        return -1  # a progress query (换发普通护照办证进度查询) does not do what it names
     return 1 if has & wanted else -1
 
 

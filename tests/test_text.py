@@ -71,7 +71,7 @@ def test_actions_asked_in_everyday_words():
     said = {"修车铺搬了地方，维修经营备案要改地址不": {"change"}, "宠物医院换了负责人": {"change"},
             "许可证下个月满期，想接着用": {"renew"}, "拖拉机驾驶证要转到外省去": {"move_out"},
             "停业了几个月，重新开门卖烟": {"resume"}, "药店要装修，协议要暂停": {"suspend"},
-            "申请了临时救助，想查下批了没": {"query"}}
+            "申请了临时救助，想查下批了没": {"query"}, "营运证用旧了，字都看不清，要换个新的": {"renew"}}
     for question, kinds in said.items():
         assert asked_actions(question, []) == kinds, question
     # a move to a named place is a move in where the catalogue is: no direction guessed
@@ -80,6 +80,7 @@ def test_actions_asked_in_everyday_words():
     # a first grant counts against another action only; beside another action it is that one
     assert action_fit({"new"}, set()) == 0 and action_fit({"new"}, {"change"}) == -1
     assert action_fit({"new", "query"}, {"new"}) == -1 and action_fit({"change"}, {"change"}) == 1
+    assert action_fit({"renew", "query"}, {"renew"}) == -1  # 换发…进度查询 is a query
 
 
 def test_a_two_character_verb_and_object_may_be_split():
@@ -115,7 +116,7 @@ def test_a_two_character_word_must_start_a_word_of_the_question():
 def test_actions_come_from_the_question_and_its_action_words_not_from_catalogue_names():
     v = Vocabulary({"丢了": ["遗失", "补办"], "社保卡坏": ["社会保障卡补领、换领、换发"]})
     assert asked_actions("身份证丢了", v.matches("身份证丢了")) == {"lost"}
-    assert asked_actions("社保卡坏了想换张新的", v.matches("社保卡坏了想换张新的")) == set()
+    assert asked_actions("社保卡坏了", v.matches("社保卡坏了")) == set()
     assert asked_actions("营业执照注销", []) == {"cancel"}
 
 
