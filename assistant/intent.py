@@ -97,7 +97,7 @@ GRIEVANCE = re.compile(
 SERVICE = re.compile(
     r"办理|怎么办|咋办|如何办|申请|申领|材料|手续|证件|证明|登记|领取|补办|换领|注册|备案|审批|许可|开具|"
     r"去哪办|在哪办|哪里办|需要带|要带|多久能|办.{0,4}证|缴纳|缴费|查询|预约|报名|认定|补贴怎么|"
-    r"换新|换证|续期|延期|到期")
+    r"换新|换证|续期|延期|到期|公证|想查|查(一)?下")
 
 
 # An explicit ask for how to get something done, which keeps a long message a service question.

@@ -491,3 +491,12 @@ def test_building_work_is_a_complaint_only_as_a_nuisance():
     assert complaint_cues("隔壁工地夜间施工到凌晨")
     assert not complaint_cues("想查下这家施工单位有没有资质")  # asks whether it has one
     assert complaint_cues("这家施工队没有资质")
+
+
+def test_a_notarisation_or_a_look_up_is_a_service_even_beside_a_problem():
+    from assistant.intent import intent_of, service_cues
+
+    assert "公证" in service_cues("网上买到假货，想公证保全购物过程做证据")
+    assert service_cues("想查下这个证是不是真的")
+    assert intent_of("网上买到假货，想公证保全购物过程做证据", True, 0.1) == "service"
+    assert intent_of("网上买到假货，商家不退钱", True, 0.3) == "complaint"
