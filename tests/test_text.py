@@ -77,6 +77,7 @@ def test_actions_asked_in_everyday_words():
     # a move to a named place is a move in where the catalogue is: no direction guessed
     assert asked_actions("户口迁到广州", []) == set()
     assert asked_actions("孩子刚出生怎么上户口", []) == set()
+    assert asked_actions("开个饭店，食品经营许可要办吗", []) == set()  # whether to apply, no query
     # a first grant counts against another action only; beside another action it is that one
     assert action_fit({"new"}, set()) == 0 and action_fit({"new"}, {"change"}) == -1
     assert action_fit({"new", "query"}, {"new"}) == -1 and action_fit({"change"}, {"change"}) == 1
