@@ -19,7 +19,7 @@ from typing import Any
 from assistant.card import item_card
 from assistant.clarify import ClarifyParams, build_clarify, close_group
 from assistant.dispatch import attach as attach_dispatch
-from assistant.intent import asks_no_service
+from assistant.intent import asks_no_service, asks_opinion
 from assistant.library import Libraries
 from assistant.sites import BadSite, Site, Sites, resolve_site
 from index.build import IndexUnavailable, current_build
@@ -277,7 +277,7 @@ class Assistant:
             cands = _put_first(cands, curated["code"], retriever)
         top = cands[0] if cands else None
         confident = top is not None and top.score >= retriever.calibration.threshold
-        idle = confident and not curated and not top.exact and asks_no_service(text)
+        idle = confident and not curated and not top.exact and (asks_no_service(text) or asks_opinion(text))
         if idle:
             confident = False  # small talk: no item answers it
         if curated:

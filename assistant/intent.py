@@ -265,6 +265,23 @@ def asks_no_service(text: str) -> bool:
     return bool(CHATTER.match(_both(text.strip())) or ABOUT_ME.search(_both(text)))
 
 
+# An opinion or a choice between things no office provides ("装修公司哪家靠谱", "买新房还是
+# 二手房好", "做啥子赚钱"): no item answers it, however near its words. Only with no
+# word of the administration in it: "交职工社保还是居民社保好" is a consultation about a
+# service, and the search decides it.
+OPINION = re.compile(r"哪家|哪个(好|更|划算|便宜|靠谱)|(哪种|哪款|哪样)[^，。,]{0,4}好|还是[^，。,]{0,8}好|"
+                     r"定(坐|搭|去|买|住|租)|划算|值不值|靠谱|推荐|(要|该)注意(啥|什么)|赚钱|便宜")
+ADMINISTRATION = re.compile(r"办|申请|申领|缴|交费|领|补|证|照|登记|手续|材料|审批|许可|备案|报销|查询|预约|公证|"
+                            r"政府|部门|窗口|大厅|政策|社保|医保|保险|养老|公积金|户口|户籍|税|津贴|补助|低保|救助|"
+                            r"执照|牌|资质|资格|公司注册")
+
+
+def asks_opinion(text: str) -> bool:
+    """An opinion or a choice asked with no word of the administration in it."""
+    text = _both(text)
+    return bool(OPINION.search(text)) and not ADMINISTRATION.search(text) and not complaint_cues(text)
+
+
 @lru_cache(maxsize=4096)
 def service_cues(text: str) -> tuple[str, ...]:
     return tuple(sorted({m.group(0) for m in SERVICE.finditer(_both(text))}))

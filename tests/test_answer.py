@@ -119,3 +119,13 @@ def test_a_dead_heat_between_two_needs_is_asked_about_not_guessed():
     assert [c.code for c in close_group([top, tied, far], ClarifyParams(tie=1.0))] == ["A"]
     # a clear winner stays an answer
     assert [c.code for c in close_group([top, far], ClarifyParams())] == ["A"]
+
+
+def test_an_opinion_with_no_word_of_the_administration_asks_no_service():
+    from assistant.intent import asks_opinion
+
+    for text in ("装修公司哪家靠谱", "买新房还是二手房好", "想做点小生意，做啥子赚钱", "去澳门坐船定坐车好"):
+        assert asks_opinion(text), text
+    # a consultation about a service, or a complaint, is not an idle opinion
+    for text in ("交职工社保还是居民社保好", "哪家医院能办出生医学证明", "装修公司乱收费，哪家部门管"):
+        assert not asks_opinion(text), text
