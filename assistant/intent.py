@@ -180,6 +180,7 @@ def plain(text: str) -> str:
     return _DIALECT.sub(lambda m: _MANDARIN[m.group(0)], text)
 
 
+@lru_cache(maxsize=4096)  # every rule of one message asks for it
 def _both(text: str) -> str:
     """The citizen's words and, when they differ, their Mandarin reading, joined by a
     break no rule reads across (``.`` stops at the newline, ``[^，。,]`` at the 。)."""

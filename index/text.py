@@ -82,8 +82,9 @@ ASKED: dict[str, re.Pattern[str]] = {
     # out to elsewhere; "迁到广州" is a move in where the catalogue is, so no place names
     "move_out": re.compile(r"(转|迁|调)(到|去|往)?(外省|外地|外市|外县|省外|市外|县外|别的|其他|另一?个?)|(转|迁|调)(走|出去)"),
     "move_in": re.compile(r"(转|迁|调)回|(转|迁|调)(进来|过来)|从外(省|地|市|县)(转|迁|调)"),
-    "resume": re.compile(r"恢复|重新(开|营业|开业|开门)"),
-    "suspend": re.compile(r"暂停|暂时(不|停)|停[一两三几半\d]+个?(月|年|天)"),
+    # (恢复 and 暂停 themselves are ACTIONS words, found in the question by ``actions``)
+    "resume": re.compile(r"重新(开|营业|开业|开门)"),
+    "suspend": re.compile(r"暂时(不|停)|停[一两三几半\d]+个?(月|年|天)"),
     # "批了没" asks where an application stands; "要办吗" asks whether to apply, not this
     "query": re.compile(r"查(一)?下|查查|查一查|想查|(批|办|好|下来)了(没|没有|吗)|(批|办|好)(咗)?未|办到哪|到哪一步"),
 }
