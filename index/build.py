@@ -40,13 +40,14 @@ from store.areas import names_of
 from wenban.config import DATA_DIR, Settings
 
 from .embedder import Embedder, EmbeddingCache
-from .text import Tokenizer, Vocabulary, item_text, keyword_text, name_words
+from .text import (DESCRIPTIONS_PATH, Tokenizer, Vocabulary, description_text, item_text, keyword_text,
+                   load_descriptions, name_words)
 
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 KEEP_BUILDS = 2
 # Bump when what goes into an index changes (item texts, tokenization, files),
 # so that `wenban setup` rebuilds indexes made by older code.
-INDEX_FORMAT = 4  # 3: items.json and checksums; 4: distinct texts (docs.json)
+INDEX_FORMAT = 5  # 3: items.json and checksums; 4: distinct texts (docs.json); 5: the description view
 
 
 def distinct(texts: list[str]) -> tuple[list[str], list[int]]:
@@ -62,9 +63,12 @@ def distinct(texts: list[str]) -> tuple[list[str], list[int]]:
 
 
 def text_fingerprint() -> str:
-    """The index format and the vocabulary (its words are in the BM25 tokenizer's dictionary)."""
-    vocab = (DATA_DIR / "vocabulary.tsv").read_bytes()
-    return f"{INDEX_FORMAT}-{hashlib.sha256(vocab).hexdigest()[:16]}"
+    """The index format, the vocabulary (its words are in the BM25 tokenizer's dictionary)
+    and the item descriptions (the description view's texts)."""
+    h = hashlib.sha256((DATA_DIR / "vocabulary.tsv").read_bytes())
+    if DESCRIPTIONS_PATH.exists():
+        h.update(DESCRIPTIONS_PATH.read_bytes())
+    return f"{INDEX_FORMAT}-{h.hexdigest()[:16]}"
 
 
 class BuildError(Exception):
@@ -192,6 +196,8 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
     texts, dense_docs = distinct([item_text(it, area_names=area_names) for it in items])
     names, name_docs = distinct([it["name"] for it in items])
     keywords, keyword_docs = distinct([keyword_text(it) for it in items])
+    descriptions = load_descriptions()
+    described, desc_docs = distinct([description_text(it, descriptions) for it in items])
 
     # Two dense views of each item: the full text, and the bare name (which
     # short questions often match better); search fuses both (measured in README).
@@ -200,6 +206,9 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
         vectors = embedder.passages(texts, cache=cache, show_progress=progress)
         embedded = embedder.last_embedded
         name_vectors = embedder.passages(names, cache=cache, show_progress=progress)
+        embedded += embedder.last_embedded
+        # a third view: the name with what it is for in everyday words (data/descriptions.tsv)
+        desc_vectors = embedder.passages(described, cache=cache, show_progress=progress)
         embedded += embedder.last_embedded
     finally:
         cache.close()
@@ -218,20 +227,22 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
         tmp.mkdir()
         faiss.write_index(make_faiss(vectors, settings.index_type), str(tmp / "dense.faiss"))
         faiss.write_index(make_faiss(name_vectors, settings.index_type), str(tmp / "names.faiss"))
+        faiss.write_index(make_faiss(desc_vectors, settings.index_type), str(tmp / "desc.faiss"))
         bm25.save(str(tmp / "bm25"), show_progress=False)
         (tmp / "codes.json").write_text(json.dumps([it["code"] for it in items], ensure_ascii=False))
         # the items as built: a build answers on its own, whatever the store holds
         # meanwhile (a newer import not yet indexed, or a database that is down)
         (tmp / "items.json").write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
-        # each item's row in dense.faiss, names.faiss and bm25 (rows are distinct texts)
-        (tmp / "docs.json").write_text(json.dumps({"dense": dense_docs, "names": name_docs, "bm25": keyword_docs}))
+        # each item's row in dense.faiss, names.faiss, desc.faiss and bm25 (rows are distinct texts)
+        (tmp / "docs.json").write_text(json.dumps({"dense": dense_docs, "names": name_docs, "desc": desc_docs,
+                                                   "bm25": keyword_docs}))
         (tmp / "words.txt").write_text("\n".join(words), encoding="utf-8")
         manifest = {
             "build_id": build_id, "catalogue": catalogue, "catalogue_version": meta["version"],
             "catalogue_hash": meta["content_hash"], "item_count": len(items),
             "model": embedder.path.name, "model_id": embedder.id, "dim": embedder.dim,
             "index_type": settings.index_type, "text": text_fingerprint(), "embedded": embedded,
-            "texts": {"dense": len(texts), "names": len(names), "bm25": len(keywords)},
+            "texts": {"dense": len(texts), "names": len(names), "desc": len(described), "bm25": len(keywords)},
             "build_seconds": round(time.perf_counter() - started, 2),
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "checksums": file_checksums(tmp),
@@ -245,7 +256,7 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
     _point_to(catalogue_dir(settings, catalogue), build_id)
     _prune(base, keep=build_id)
     sweep(settings, catalogue)
-    log(f"{catalogue}: index {build_id}: {len(items)} items, {len(texts) + len(names)} distinct texts, "
+    log(f"{catalogue}: index {build_id}: {len(items)} items, {len(texts) + len(names) + len(described)} distinct texts, "
         f"{embedded} embedded, "
         f"{manifest['build_seconds']} s")
     return manifest

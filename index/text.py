@@ -177,6 +177,40 @@ def share_in(pairs: frozenset[str], text: str) -> float:
     return sum(p in text for p in pairs) / len(pairs) if pairs else 0.0
 
 
+DESCRIPTIONS_PATH = DATA_DIR / "descriptions.tsv"
+
+
+def load_descriptions(path: Path | None = None) -> dict[str, str]:
+    """Item name → what the item is for in everyday words, from
+    ``data/descriptions.tsv`` (``name<TAB>description``; ``#`` comments). An item
+    the file does not describe (a hall's own) is searched by its name alone.
+
+    >>> "砍树" in load_descriptions()["林木采伐许可证核发"]   # doctest: +SKIP
+    True
+    """
+    path = path or DESCRIPTIONS_PATH
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, sep, text = line.partition("\t")
+        if not sep or not name.strip() or not text.strip():
+            raise ValueError(f"{path}:{n}: expected 'item name<TAB>description'")
+        out[name.strip()] = text.strip()
+    return out
+
+
+def description_text(item: dict[str, Any], descriptions: dict[str, str]) -> str:
+    """The text of an item's description view: its everyday description alone (the
+    name has a view of its own; tuning sets, weight 1 and 3: the description alone
+    resolved as many as name + description, with fewer clarifying questions), or
+    the name when none is written."""
+    text = descriptions.get(item["name"])
+    return descriptions.get(item["name"]) or item["name"]
+
+
 def keyword_text(item: dict[str, Any]) -> str:
     """What BM25 indexes: the names only. Department and type words ("区行政审批局",
     "行政许可") recur across hundreds of items and only add noise to keyword scores."""

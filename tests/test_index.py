@@ -12,7 +12,7 @@ from index import build as build_mod
 from index.build import BuildError, build_index, current_build, read_manifest
 from index.e5convert import dequantize_q4_0
 from index.search import Retriever
-from index.text import Tokenizer, Vocabulary
+from index.text import Tokenizer, Vocabulary, description_text, load_descriptions
 from store import db as store
 
 SENTENCES = [
@@ -78,6 +78,23 @@ def test_vocabulary_file_errors_name_the_line(tmp_path):
         Vocabulary.load(bad)
 
 
+def test_descriptions_file_errors_name_the_line_and_the_shipped_one_is_sound(tmp_path):
+    bad = tmp_path / "d.tsv"
+    bad.write_text("# comment\n户口登记\t孩子出生上户口\n户口注销\t\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=":3:"):
+        load_descriptions(bad)
+    assert load_descriptions(tmp_path / "missing.tsv") == {}
+    shipped = load_descriptions()
+    lines = [x for x in build_mod.DESCRIPTIONS_PATH.read_text(encoding="utf-8").splitlines() if x and x[0] != "#"]
+    assert len(shipped) == len(lines) > 3000  # one line per name, none repeated
+    assert all(0 < len(d) <= 48 and d != n for n, d in shipped.items())
+
+
+def test_the_description_view_text_falls_back_to_the_name():
+    assert description_text({"name": "户口登记"}, {"户口登记": "孩子出生上户口"}) == "孩子出生上户口"
+    assert description_text({"name": "本地新事项"}, {"户口登记": "孩子出生上户口"}) == "本地新事项"
+
+
 def test_user_dictionary_keeps_item_names_whole():
     tok = Tokenizer(["犬类准养证核发", "区行政审批局"])
     tokens = tok.tokens("犬类准养证核发找区行政审批局吗")
@@ -126,6 +143,26 @@ def test_build_writes_a_manifest_and_a_small_change_embeds_only_what_changed(sma
     assert read_manifest(settings, "guangan")["build_id"] == second["build_id"]
     r = Retriever.load(settings, "guangan", embedder)
     assert r.search(items[0]["name"]).candidates[0].code == items[0]["code"]
+
+
+def test_the_description_view_finds_an_item_by_what_it_is_for(warm_home, embedder, monkeypatch):
+    from index.search import FusionParams
+
+    settings, db = warm_home
+    monkeypatch.setattr(build_mod, "load_descriptions", lambda: {"举办健身气功活动审批": "小区里的大爷大妈聚在一起打五禽戏、易筋经，搞一场展演"})
+    m = build_index(settings, db, "guangan", embedder, log=lambda *a: None, progress=False)
+    assert m["texts"]["desc"] == m["texts"]["names"]  # every other item: its name
+    docs = json.loads((current_build(settings, "guangan") / "docs.json").read_text())
+    assert len(docs["desc"]) == m["item_count"]
+    question = "大爷大妈想聚在一起打五禽戏搞展演"  # words only the description has
+    # a heavy weight shows the view at work alone (the shipped weight is chosen by `wenban eval`)
+    with_view = Retriever.load(settings, "guangan", embedder, params=FusionParams(w_desc=10.0)).search(question)
+    without = Retriever.load(settings, "guangan", embedder, params=FusionParams(w_desc=0.0)).search(question)
+    def place(res):
+        return next((i for i, c in enumerate(res.candidates) if c.name == "举办健身气功活动审批"), 99)
+
+    assert place(with_view) < 10 and with_view.candidates[place(with_view)].desc_rank == 1
+    assert place(without) > place(with_view) and all(c.desc_rank is None for c in without.candidates)
 
 
 def test_a_failed_build_leaves_the_old_index_serving(warm_home, embedder, monkeypatch):
