@@ -105,6 +105,7 @@ def why_block(res: SearchResult, top: Candidate | None, curated: dict[str, Any] 
     if top:
         out.update({"matched_terms": top.matched, "exact_name": top.exact,
                     "dense_rank": top.dense_rank, "dense_cosine": None if top.dense is None else round(top.dense, 4),
+                    "desc_rank": top.desc_rank, "desc_cosine": None if top.desc is None else round(top.desc, 4),
                     "bm25_rank": top.bm25_rank, "bm25": None if top.bm25 is None else round(top.bm25, 3)})
     return out
 

@@ -85,6 +85,7 @@ class Candidate:
     dense_rank: int | None = None   # rank in the full-text list
     name_rank: int | None = None    # rank in the bare-name list
     desc_rank: int | None = None    # rank in the description list
+    desc: float | None = None       # cosine of the citizen's own words to the item's description
     bm25: float | None = None
     bm25_rank: int | None = None
     exact: str | None = None        # the item name/alias found in the question
@@ -341,7 +342,7 @@ class Retriever:
             c.fused += p.w_name / (p.k + rank)
         for i, s, rank in desc_hits:
             c = cand(i)
-            c.desc_rank = rank
+            c.desc, c.desc_rank = s, rank
             c.fused += p.w_desc / (p.k + rank)
         for i, s, rank in bm25_hits:
             c = cand(i)

@@ -89,6 +89,10 @@ def test_answer_shape(assistant):
     assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] <= scores[0] <= 1
     assert {"embed", "search", "fuse", "compose", "total"} <= set(a["timings_ms"])
     assert a["why"]["vocabulary"] or a["why"]["matched_terms"]
+    # the description view's evidence is shown with the others (the question as written)
+    seen = assistant.ask("社保卡找回来了想解挂", "guangan")
+    assert seen["candidates"][0]["name"] == "社会保障卡解挂"
+    assert seen["why"]["desc_rank"] == 1 and 0.8 < seen["why"]["desc_cosine"] <= 1.0
 
 
 @pytest.mark.parametrize("bad, why", [
