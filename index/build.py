@@ -199,15 +199,16 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
     descriptions = load_descriptions()
     described, desc_docs = distinct([description_text(it, descriptions) for it in items])
 
-    # Two dense views of each item: the full text, and the bare name (which
-    # short questions often match better); search fuses both (measured in README).
+    # Three dense views of each item: the full text, the bare name (which short
+    # questions often match better) and the everyday description; search fuses them
+    # (measured in README).
     cache = EmbeddingCache(settings.cache_path)
     try:
         vectors = embedder.passages(texts, cache=cache, show_progress=progress)
         embedded = embedder.last_embedded
         name_vectors = embedder.passages(names, cache=cache, show_progress=progress)
         embedded += embedder.last_embedded
-        # a third view: the name with what it is for in everyday words (data/descriptions.tsv)
+        # what the item is for in everyday words (data/descriptions.tsv), else its name
         desc_vectors = embedder.passages(described, cache=cache, show_progress=progress)
         embedded += embedder.last_embedded
     finally:
@@ -256,7 +257,8 @@ def build_index(settings: Settings, db, catalogue: str, embedder: Embedder | Non
     _point_to(catalogue_dir(settings, catalogue), build_id)
     _prune(base, keep=build_id)
     sweep(settings, catalogue)
-    log(f"{catalogue}: index {build_id}: {len(items)} items, {len(texts) + len(names) + len(described)} distinct texts, "
+    log(f"{catalogue}: index {build_id}: {len(items)} items, "
+        f"{len(texts) + len(names) + len(described)} distinct texts, "
         f"{embedded} embedded, "
         f"{manifest['build_seconds']} s")
     return manifest

@@ -1,6 +1,7 @@
-"""Hybrid retrieval: dense (FAISS, over the item text and over the bare item
-name) + keyword (BM25 over jieba tokens of the names), fused by weighted
-reciprocal rank, plus a boost when the question names an item.
+"""Hybrid retrieval: dense (FAISS, over the item text, the bare item name and
+the item's everyday description) + keyword (BM25 over jieba tokens of the
+names), fused by weighted reciprocal rank, plus a boost when the question names
+an item.
 
 Two numbers per candidate:
 
@@ -293,7 +294,7 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             # the description view is searched with the citizen's own words (everyday
             # words meet everyday descriptions); one batch when the vocabulary added terms
-            own = p.w_desc and expanded != question
+            own = bool(p.w_desc) and expanded != question
             both = self.embedder.query([expanded, question] if own else [expanded])
             qv, raw = both[:1], both[1:] if own else both[:1]
             t1 = time.perf_counter()

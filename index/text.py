@@ -207,7 +207,6 @@ def description_text(item: dict[str, Any], descriptions: dict[str, str]) -> str:
     name has a view of its own; tuning sets, weight 1 and 3: the description alone
     resolved as many as name + description, with fewer clarifying questions), or
     the name when none is written."""
-    text = descriptions.get(item["name"])
     return descriptions.get(item["name"]) or item["name"]
 
 
