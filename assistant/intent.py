@@ -279,8 +279,8 @@ ADMINISTRATION = re.compile(r"办|申请|申领|缴|交费|领|补|证|照|登�
 
 def asks_opinion(text: str) -> bool:
     """An opinion or a choice asked with no word of the administration in it."""
-    text = _both(text)
-    return bool(OPINION.search(text)) and not ADMINISTRATION.search(text) and not complaint_cues(text)
+    both = _both(text)
+    return bool(OPINION.search(both)) and not ADMINISTRATION.search(both) and not complaint_cues(text)
 
 
 @lru_cache(maxsize=4096)

@@ -180,6 +180,14 @@ def share_in(pairs: frozenset[str], text: str) -> float:
 DESCRIPTIONS_PATH = DATA_DIR / "descriptions.tsv"
 
 
+def _tab_rows(path: Path) -> Iterable[tuple[int, str, str, str]]:
+    """(line number, left, TAB or "", right) of each line of a data file that is
+    neither blank nor a ``#`` comment: the vocabulary and the descriptions."""
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip() and not line.startswith("#"):
+            yield (n, *line.partition("\t"))
+
+
 def load_descriptions(path: Path | None = None) -> dict[str, str]:
     """Item name → what the item is for in everyday words, from
     ``data/descriptions.tsv`` (``name<TAB>description``; ``#`` comments). An item
@@ -192,10 +200,7 @@ def load_descriptions(path: Path | None = None) -> dict[str, str]:
     if not path.exists():
         return {}
     out: dict[str, str] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        name, sep, text = line.partition("\t")
+    for n, name, sep, text in _tab_rows(path):
         if not sep or not name.strip() or not text.strip():
             raise ValueError(f"{path}:{n}: expected 'item name<TAB>description'")
         out[name.strip()] = text.strip()
@@ -296,10 +301,7 @@ class Vocabulary:
     def load(cls, path: Path | None = None) -> "Vocabulary":
         path = path or DATA_DIR / "vocabulary.tsv"
         entries: dict[str, list[str]] = {}
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            word, sep, terms = line.partition("\t")
+        for n, word, sep, terms in _tab_rows(path):
             if not sep or not terms.split():
                 raise ValueError(f"{path}:{n}: expected 'word<TAB>terms'")
             entries[word.strip()] = terms.split()
