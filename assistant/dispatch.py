@@ -382,8 +382,9 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None,
             query = vector  # the service search embedded this very text
         near = router.dense.best(vector)
         closer = near - why["dense_cosine"]
+    top_score = answer["candidates"][0].get("score") if confident and answer["candidates"] else None
     intent = intent_of(text, confident, float(scores.max()) if len(scores) else 0.0, top_name if confident else None,
-                       closer_to_dispatch=closer, dispatch_cosine=near)
+                       closer_to_dispatch=closer, dispatch_cosine=near, service_score=top_score)
     answer["intent"] = intent
     if intent in ("complaint", "both"):
         block = router.route(text, scores, query)

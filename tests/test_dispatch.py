@@ -291,6 +291,33 @@ def test_plain_problem_words_leave_service_questions_alone():
     assert intent_of("申请低保一直没批下来", True, 0.3, "最低生活保障审批") == "both"
 
 
+@pytest.mark.parametrize("text", ["演出经纪干不下去了，赔了好多钱，个人经纪人备案证明要注销",  # a need stated
+                                  "去年关联交易没报同期资料被税局催了，个人的同期资料报告点补报",  # 粤 点 = 怎么
+                                  "想开发无人岛搞旅游，项目论证找谁咨询", "野猪把我家番薯地拱烂了，政府赔不赔"])
+def test_a_trouble_told_before_a_service_need_is_no_complaint(text):
+    assert intent_of(text, True, 0.3) == "service"
+
+
+def test_a_dispute_item_that_settles_the_matter_makes_it_both():
+    assert intent_of("邻村占了我们的山林，权属吵了几年了", True, 0.3, "林木林地权属争议调处") == "both"
+    assert intent_of("邻村占了我们的山林，权属吵了几年了", True, 0.3, "林权登记") == "complaint"
+
+
+STORY = "我开大巴跑乡镇线，前几天车停路边被人撬了，驾驶室的东西全偷了，道路运输证也没了，去哪里补一个"
+
+
+def test_a_long_story_that_closes_with_a_service_need_is_the_service_with_the_dispatch_block():
+    assert intent_of(STORY, True, 0.3, "道路运输证补发", service_score=0.9) == "both"
+    # not when the service search is unsure, nor when the story is nearer a 诉求 in meaning
+    assert intent_of(STORY, True, 0.3, "道路运输证补发", service_score=0.6) == "complaint"
+    assert intent_of(STORY, True, 0.3, "道路运输证补发", service_score=0.9, closer_to_dispatch=0.01) == "complaint"
+    # a story that closes on the problem itself stays a complaint, however sure the search
+    told = "我开大巴跑乡镇线，前几天车停路边被人撬了，驾驶室的东西全偷了，道路运输证也没了，希望派出所尽快破案"
+    assert intent_of(told, True, 0.3, "道路运输证补发", service_score=0.95) == "complaint"
+    # nor a story past STORY_CHARS characters
+    assert intent_of("我开大巴跑乡镇线已经十几年了" * 8 + "，去哪里补一个", True, 0.3, "道路运输证补发", service_score=0.9) == "complaint"
+
+
 @pytest.mark.parametrize("text", ["对面那栋楼每天晚上都有人在楼顶唱歌喝酒，一直闹到凌晨一两点钟",  # tells, asks nothing
                                   "老板说我签的合同里写了不交社保，这样合法吗", "装修的时候把邻居家墙弄裂了，邻居要我赔，这事谁管",
                                   "镇上这几天停了三天水", "街口有家黑诊所在给人输液", "有人往河里倒废料",
