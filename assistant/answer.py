@@ -19,7 +19,8 @@ from typing import Any
 from assistant.card import item_card
 from assistant.clarify import ClarifyParams, build_clarify, close_group
 from assistant.dispatch import attach as attach_dispatch
-from assistant.intent import asks_no_service, asks_opinion
+from assistant.intent import asks_no_service, asks_opinion, complaint_cues
+from assistant.offtopic import OffTopic
 from assistant.library import Libraries
 from assistant.sites import BadSite, Site, Sites, resolve_site
 from index.build import IndexUnavailable, current_build
@@ -138,6 +139,7 @@ class Assistant:
         # the unanswered log is for citizens' questions; `wenban eval` turns this off for its own
         self.log_unanswered = True
         self.sites = Sites.load()
+        self._offtopic: OffTopic | None = None
         self._serving: dict[str, list[str]] = {}  # area code → catalogues serving it
 
     @property
@@ -202,6 +204,25 @@ class Assistant:
                 self.log(f"{name}: the new index {build} could not be loaded, the old one serves: {e}")
 
         threading.Thread(target=load, name=f"wenban-refresh-{name}", daemon=True).start()
+
+    def offtopic(self) -> OffTopic:
+        """The everyday messages no office handles (``assistant/offtopic.py``), embedded once."""
+        if self._offtopic is None:
+            self._offtopic = OffTopic.load(self.embedder)
+        return self._offtopic
+
+    def _off_dispatch(self, catalogue: str, vector, kind: str) -> str | None:
+        """``kind`` when the question is also nearer to the everyday message than to any
+        dispatch category's phrasing by ``offtopic.MARGIN``, else None."""
+        from assistant.dispatch import router_for
+
+        try:
+            router = router_for(self.db, catalogue, embedder=self.embedder, cache=self.embedding_cache())
+        except store.StoreUnavailable:
+            return None  # no categories to compare with: the search alone decides
+        if router.dense is None:
+            return kind
+        return self.offtopic().off(vector, router.dense.best(vector))
 
     def embedding_cache(self) -> EmbeddingCache:
         """The passage-vector cache (the dispatch categories' vectors are kept there too)."""
@@ -279,7 +300,13 @@ class Assistant:
         top = cands[0] if cands else None
         confident = top is not None and top.score >= retriever.calibration.threshold
         idle = confident and not curated and not top.exact and (asks_no_service(text) or asks_opinion(text))
-        if idle:
+        # nearer in meaning to an everyday message (a price, a recipe, small talk) than to
+        # any item, with no problem in it to report: no item answers it, no office takes it
+        off = (None if curated or (top is not None and top.exact) or res.raw_vector is None or complaint_cues(text)
+               else self.offtopic().off(res.raw_vector, max(top.desc or 0.0, top.dense or 0.0) if top else 0.0))
+        if off and dispatch:  # … nor than to a 诉求's phrasing ("饭店吃出虫子" is near 美食 too)
+            off = self._off_dispatch(catalogue, res.raw_vector, off)
+        if idle or off:
             confident = False  # small talk: no item answers it
         if curated:
             confident = not curated["out_of_scope"]
@@ -313,6 +340,9 @@ class Assistant:
                 answer["not_found"]["reason"] = "out_of_scope_curated"
             elif idle:
                 answer["not_found"]["reason"] = "no_service_asked"
+            elif off:
+                answer["not_found"]["reason"] = "off_topic"
+                answer["not_found"]["kind"] = off
         if dispatch:  # 诉求 are routed to the department that handles them (assistant/dispatch.py)
             try:
                 attach_dispatch(answer, self.db, catalogue, text, embedder=self.embedder,

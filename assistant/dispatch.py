@@ -367,6 +367,9 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None,
     from assistant.intent import grieves, intent_of, meaning_may_decide
     from assistant.workorder import extract
 
+    if (answer.get("not_found") or {}).get("reason") == "off_topic":
+        answer["intent"] = "out_of_scope"  # an everyday message with no problem in it (answer.py)
+        return answer
     router = router_for(db, catalogue, embedder=embedder, cache=cache)
     scores = router.category_scores(text)
     confident = answer["status"] in ("answer", "clarify")

@@ -117,6 +117,7 @@ class SearchResult:
     timings: dict[str, float]
     library: dict[str, Any] | None = None  # the nearest curated question, with "cosine"
     vector: np.ndarray | None = None  # the question's e5 vector (expanded), reused by 诉求 routing
+    raw_vector: np.ndarray | None = None  # … of the citizen's own words (the description view's)
 
 
 def _read(catalogue: str, path: Path, parse):
@@ -284,7 +285,7 @@ class Retriever:
         vocab = library.vocabulary if library is not None else self.vocab
         matches = vocab.matches(question)
         expanded = vocab.expand(question, matches)
-        qv = None
+        qv = raw = None
         depth = p.depth
         # a site sees a part of the texts: read deeper so `depth` of them serve it
         reach = depth if chain is None and level is None else depth * 4
@@ -406,4 +407,5 @@ class Retriever:
         t3 = time.perf_counter()
         return SearchResult(question, expanded, tokens, matches, ranked,
                             {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "fuse": (t3 - t2) * 1000},
-                            library=near, vector=None if qv is None else qv[0])
+                            library=near, vector=None if qv is None else qv[0],
+                            raw_vector=None if qv is None else (raw if raw is not None else qv)[0])
