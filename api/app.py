@@ -307,6 +307,10 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
 
 def _warm_routers(a: Assistant) -> None:
+    try:  # the everyday messages' vectors too (assistant/offtopic.py): the first question does not wait
+        a.offtopic()
+    except Exception as e:  # noqa: BLE001 - embedded on the first question instead
+        access_log.warning("out-of-scope messages not warmed: %s", e)
     for c in store.catalogues(a.db):
         try:
             router_for(a.db, c["name"], embedder=a.embedder, cache=a.embedding_cache())
