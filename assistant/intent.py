@@ -138,6 +138,8 @@ def story_asks_service(text: str) -> bool:
     if complaint_cues(last):
         return False
     return not complaint_cues(text) or bool(NEED.search(_both(last)))
+
+
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # A question asks; a 诉求 often only tells. A statement of more Chinese characters than
 # STATEMENT with no form of asking at all is an account of a situation, not a question.
@@ -335,7 +337,7 @@ def intent_of(text: str, service_confident: bool, dispatch_similarity: float,
       a story before a service (``story_asks_service``, ``STORY_CHARS``, ``STORY_SCORE``: a
       sure service answer of ``service_score``, not nearer to a dispatch category);
     * complaint cues and no service cue → complaint; a confident service answer
-      whose item handles complaints (投诉/举报/维权/纠纷/调解), or a complaint of the
+      whose item handles complaints (投诉/举报/维权/纠纷/调解/仲裁/争议调处), or a complaint of the
       item's delay or refusal ("一直没批"), makes it "both";
     * both kinds of cue: the service answer decides when confident, else complaint;
     * a question whose e5 vector is closer to a dispatch category than to the best

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.text import _tab_rows
+from index.text import tab_rows
 from wenban.config import DATA_DIR
 
 PATH = DATA_DIR / "out_of_scope.tsv"
@@ -37,7 +37,7 @@ def load_rows(path: Path = PATH) -> list[tuple[str, str]]:
     if not path.exists():
         return []
     rows = []
-    for n, kind, sep, text in _tab_rows(path):
+    for n, kind, sep, text in tab_rows(path):
         if not sep or not kind.strip() or not text.strip():
             raise ValueError(f"{path}:{n}: expected 'kind<TAB>message'")
         rows.append((kind.strip(), text.strip()))

@@ -180,9 +180,10 @@ def share_in(pairs: frozenset[str], text: str) -> float:
 DESCRIPTIONS_PATH = DATA_DIR / "descriptions.tsv"
 
 
-def _tab_rows(path: Path) -> Iterable[tuple[int, str, str, str]]:
+def tab_rows(path: Path) -> Iterable[tuple[int, str, str, str]]:
     """(line number, left, TAB or "", right) of each line of a data file that is
-    neither blank nor a ``#`` comment: the vocabulary and the descriptions."""
+    neither blank nor a ``#`` comment: the vocabulary, the descriptions, the everyday
+    messages of ``assistant/offtopic.py``."""
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip() and not line.startswith("#"):
             yield (n, *line.partition("\t"))
@@ -200,7 +201,7 @@ def load_descriptions(path: Path | None = None) -> dict[str, str]:
     if not path.exists():
         return {}
     out: dict[str, str] = {}
-    for n, name, sep, text in _tab_rows(path):
+    for n, name, sep, text in tab_rows(path):
         if not sep or not name.strip() or not text.strip():
             raise ValueError(f"{path}:{n}: expected 'item name<TAB>description'")
         out[name.strip()] = text.strip()
@@ -301,7 +302,7 @@ class Vocabulary:
     def load(cls, path: Path | None = None) -> "Vocabulary":
         path = path or DATA_DIR / "vocabulary.tsv"
         entries: dict[str, list[str]] = {}
-        for n, word, sep, terms in _tab_rows(path):
+        for n, word, sep, terms in tab_rows(path):
             if not sep or not terms.split():
                 raise ValueError(f"{path}:{n}: expected 'word<TAB>terms'")
             entries[word.strip()] = terms.split()
