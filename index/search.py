@@ -408,4 +408,4 @@ class Retriever:
         return SearchResult(question, expanded, tokens, matches, ranked,
                             {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000, "fuse": (t3 - t2) * 1000},
                             library=near, vector=None if qv is None else qv[0],
-                            raw_vector=None if qv is None else (raw if raw is not None else qv)[0])
+                            raw_vector=None if raw is None else raw[0])
