@@ -284,7 +284,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", help="score answers on the evaluation sets")
     s.add_argument("--catalogue", "-c", action="append", help="catalogue(s); default: the bundled ones")
     s.add_argument("--split", default=["heldout"], type=_splits, metavar="SPLIT[,SPLIT…]",
-                   help="dev, heldout (the first batch's held-out third), b2, b3, b4, b5, b6, b7, b8, b9, b10, b11 (held out), t1, t2, t4, t5, t6 (tuning), all, or a comma list "
+                   help="dev, heldout (the first batch's held-out third), b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12 (held out), t1, t2, t4, t5, t6 (tuning), all, or a comma list "
                    "such as dev,heldout,b2,b3,b4,b5,b6,b7,b8,b9: one column per split (default: heldout)")
     s.add_argument("--compare", action="store_true", help="BM25-only, dense-only and hybrid side by side")
     s.add_argument("--failures", action="store_true", help="list every question answered wrongly")
