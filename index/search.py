@@ -72,6 +72,11 @@ class FusionParams:
     w_desc: float = 2.0    # the description view (data/descriptions.tsv), searched with the question's own
                            # words; tuning t4+t1+t2+b3+dev, resolved summed over both catalogues: 0 → 9.38,
                            # 2 → 9.59, 3 → 9.61 with more clarifying (the expanded question: 2 → 9.50)
+    cos_desc: float = 0.1  # the description's cosine itself (above the list's lowest), beside its rank:
+                           # RRF sees rank 1 and 3 as 0.0005 apart however far the cosines are.
+                           # Tuning (dev b3 t1 t2 t4 t5 t6), resolved summed over the 7 splits,
+                           # guangan / guangdong: 0 → 6.414 / 6.490, 0.05 → 6.421 / 6.498,
+                           # 0.1 → 6.444 / 6.504, 0.2 → 6.446 / 6.456; clarify down 2–4 points
 
 
 @dataclass
@@ -350,6 +355,13 @@ class Retriever:
             c = cand(i)
             c.bm25, c.bm25_rank = s, rank
             c.fused += p.w_bm25 / (p.k + rank)
+        if p.cos_desc and desc_hits:
+            # above the lowest cosine read, so the fused scores' ratios (the clarify rule)
+            # move only by what tells the candidates apart
+            floor = min(s for _, s, _ in desc_hits)
+            for c in fused.values():
+                if c.desc is not None:
+                    c.fused += p.cos_desc * (c.desc - floor)
         near = None
         if mode == "hybrid" and library is not None and qv is not None:
             hit = library.nearest(qv[0])

@@ -78,3 +78,21 @@ def test_a_full_item_name_names_that_item_only(guangdong):
     # 法律援助 is an item's whole name: 法律援助律师执业许可 gets no share of it
     c = guangdong.search("请不起律师能申请法律援助吗").candidates
     assert c[0].name == "法律援助" and all(x.exact != "法律援助" for x in c if x.name != "法律援助")
+
+
+@pytest.mark.parametrize("question, wanted", [("残疾证上是四级，现在病重了想重新评个等级", "残疾类别/等级变更"),
+                                              ("社保卡密码想改一个，原来的我记得", "社会保障卡密码修改")])
+def test_the_description_cosine_itself_tells_close_siblings_apart(assistant, question, wanted):
+    """By rank alone (RRF) the description view barely separates near neighbours; its
+    cosine, added above the list's lowest, lets the item described by the question win."""
+    r = assistant.retriever("guangan")
+    original = r.params
+    try:
+        r.params = replace(original, cos_desc=0.0)
+        off = r.search(question).candidates
+    finally:
+        r.params = original
+    on = r.search(question).candidates
+    assert off[0].name != wanted and on[0].name == wanted
+    beaten = next(c for c in on if c.code == off[0].code)
+    assert on[0].desc > beaten.desc  # won on the description's cosine
