@@ -346,7 +346,7 @@ class Assistant:
         if dispatch:  # 诉求 are routed to the department that handles them (assistant/dispatch.py)
             try:
                 attach_dispatch(answer, self.db, catalogue, text, embedder=self.embedder,
-                                cache=self.embedding_cache(), vector=res.vector)
+                                cache=self.embedding_cache(), vector=res.raw_vector)
             except store.StoreUnavailable:
                 pass  # the store is down and no router is loaded yet: the service answer alone
         res.timings["compose"] = (time.perf_counter() - t1) * 1000

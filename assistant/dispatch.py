@@ -362,8 +362,9 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None,
     stays (status answer/clarify) and carries the block too. Called by ``Assistant.ask``
     with its embedder, so routing adds the dense match; the intent split itself uses
     TF-IDF and how much closer the question is in meaning to a dispatch category than
-    to the best item: with the service search's ``vector`` when the vocabulary left the
-    question as it was, else one more embedding, and only where it may decide."""
+    to the best item: with ``vector``, the service search's embedding of the question as
+    written (``SearchResult.raw_vector``), else one more embedding, and only where it
+    may decide."""
     from assistant.intent import grieves, intent_of, meaning_may_decide
     from assistant.workorder import extract
 
@@ -377,11 +378,11 @@ def attach(answer: dict[str, Any], db, catalogue: str, text: str, embedder=None,
     closer = near = query = None  # query: the dense router's own query vector, if computed here
     why = answer.get("why") or {}
     if router.dense is not None and why.get("dense_cosine") is not None and meaning_may_decide(text):
-        # the service search's vector, when the vocabulary left the question as it was;
-        # catalogue words added to it would pull it toward the items
-        if vector is None or why.get("vocabulary"):
+        # the service search's vector of the citizen's own words (not the expanded
+        # question: catalogue words added to it would pull it toward the items)
+        if vector is None or len(text) > dsc.QUERY_CHARS:
             vector = query = router.dense.embedder.query([text[:dsc.QUERY_CHARS]])[0]
-        elif len(text) <= dsc.QUERY_CHARS:
+        else:
             query = vector  # the service search embedded this very text
         near = router.dense.best(vector)
         closer = near - why["dense_cosine"]

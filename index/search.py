@@ -121,8 +121,9 @@ class SearchResult:
     candidates: list[Candidate]
     timings: dict[str, float]
     library: dict[str, Any] | None = None  # the nearest curated question, with "cosine"
-    vector: np.ndarray | None = None  # the question's e5 vector (expanded), reused by 诉求 routing
-    raw_vector: np.ndarray | None = None  # … of the citizen's own words (the description view's)
+    vector: np.ndarray | None = None  # the question's e5 vector (expanded)
+    raw_vector: np.ndarray | None = None  # … of the citizen's own words (the description view's,
+                                          # the 诉求 split's, the off-topic test's); None if not embedded
 
 
 def _read(catalogue: str, path: Path, parse):
@@ -302,7 +303,9 @@ class Retriever:
             # words meet everyday descriptions); one batch when the vocabulary added terms
             own = bool(p.w_desc) and expanded != question
             both = self.embedder.query([expanded, question] if own else [expanded])
-            qv, raw = both[:1], both[1:] if own else both[:1]
+            # raw: the question as written, when it was embedded (it is the expanded one
+            # when the vocabulary added nothing; with the view off it is not embedded)
+            qv, raw = both[:1], both[1:] if own else both[:1] if expanded == question else None
             t1 = time.perf_counter()
             views = [("dense", self.dense, dense_hits, qv), ("names", self.names, name_hits, qv)]
             if p.w_desc:

@@ -527,3 +527,24 @@ def test_a_notarisation_or_a_look_up_is_a_service_even_beside_a_problem():
     assert service_cues("想查下这个证是不是真的")
     assert intent_of("网上买到假货，想公证保全购物过程做证据", True, 0.1) == "service"
     assert intent_of("网上买到假货，商家不退钱", True, 0.3) == "complaint"
+
+
+def test_an_expanded_complaint_is_routed_with_the_searchs_own_words_vector(assistant, monkeypatch):
+    """The 诉求 split compares the question as written with the dispatch phrasings; the
+    service search embedded exactly that beside the expanded question, so routing
+    embeds nothing more (one model call per question, not two)."""
+    question = "小区门口有人摆摊占道"
+    res = assistant.retriever("guangan").search(question)
+    assert res.expanded != question and res.raw_vector is not None  # the vocabulary added terms
+    assistant.ask(question, "guangan")  # the dispatch router loaded and warm
+    calls, seen = [], []
+    query, best = assistant.embedder.query, None
+    monkeypatch.setattr(assistant.embedder, "query", lambda texts: calls.append(list(texts)) or query(texts))
+    from assistant import dispatch
+    router = dispatch.router_for(assistant.db, "guangan", embedder=assistant.embedder, cache=assistant.embedding_cache())
+    best = router.dense.best
+    monkeypatch.setattr(router.dense, "best", lambda v: seen.append(v) or best(v))
+    answer = assistant.ask(question, "guangan")
+    assert answer["status"] == "dispatch" and answer["dispatch"]["lead"]
+    assert calls == [[res.expanded, question]]
+    assert len(seen) == 1 and float(seen[0] @ res.raw_vector) > 0.9999
