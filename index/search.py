@@ -305,7 +305,7 @@ class Retriever:
             both = self.embedder.query([expanded, question] if own else [expanded])
             # raw: the question as written, when it was embedded (it is the expanded one
             # when the vocabulary added nothing; with the view off it is not embedded)
-            qv, raw = both[:1], both[1:] if own else both[:1] if expanded == question else None
+            qv, raw = both[:1], (both[1:] if own else both[:1] if expanded == question else None)
             t1 = time.perf_counter()
             views = [("dense", self.dense, dense_hits, qv), ("names", self.names, name_hits, qv)]
             if p.w_desc:

@@ -537,12 +537,12 @@ def test_an_expanded_complaint_is_routed_with_the_searchs_own_words_vector(assis
     res = assistant.retriever("guangan").search(question)
     assert res.expanded != question and res.raw_vector is not None  # the vocabulary added terms
     assistant.ask(question, "guangan")  # the dispatch router loaded and warm
-    calls, seen = [], []
-    query, best = assistant.embedder.query, None
-    monkeypatch.setattr(assistant.embedder, "query", lambda texts: calls.append(list(texts)) or query(texts))
     from assistant import dispatch
+
     router = dispatch.router_for(assistant.db, "guangan", embedder=assistant.embedder, cache=assistant.embedding_cache())
-    best = router.dense.best
+    calls, seen = [], []
+    query, best = assistant.embedder.query, router.dense.best
+    monkeypatch.setattr(assistant.embedder, "query", lambda texts: calls.append(list(texts)) or query(texts))
     monkeypatch.setattr(router.dense, "best", lambda v: seen.append(v) or best(v))
     answer = assistant.ask(question, "guangan")
     assert answer["status"] == "dispatch" and answer["dispatch"]["lead"]
